@@ -1,0 +1,260 @@
+//! Rule tables: which fields of which connector hold credentials.
+//!
+//! A plugin's knowledge is data, not code: a text table, one section per
+//! connector type, parsed on demand (only the section asked about is read, so a
+//! table of 150 connectors costs nothing on a call about one of them).
+//!
+//! ```text
+//! # comment
+//! [Mysql]                                   # a connector type, as in the config's "type"
+//! secret authType/password                  # a credential at this path, if present
+//! secret authType/awsConfig/awsSecretAccessKey
+//! sensitive someField                       # masked for viewers, not sealed
+//! map connectionOptions                     # entries whose key looks like a credential
+//! url hostPort                              # secret as a whole when it embeds user:password@
+//! nested connection                         # an embedded connection: the rules of its "type"
+//! [Postgres nested]                         # a section only for nested connections: not a
+//!                                           # connector type of this plugin
+//! secret dbtCloudAuthToken if dbtConfigType=cloud   # only when a sibling/other path holds a value
+//! ```
+//!
+//! Paths are property names separated by `/`, from the root of the config;
+//! `*` stands for any key of an object or any index of an array
+//! (`servers/*/password`). A rule only yields a field when its path is present
+//! in the config, so the variants of a `oneOf` are listed side by side and the
+//! config itself tells which one it holds; `if PATH=VALUE` settles the rare case
+//! where the same property is a credential in one variant and not in another.
+
+use std::fmt;
+
+/// What a matched rule asks the host to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Treatment {
+    /// Sealed and masked.
+    Secret,
+    /// Masked only.
+    Sensitive,
+}
+
+/// The kind of a rule line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleKind {
+    /// A field at a fixed (possibly wildcarded) path.
+    Field(Treatment),
+    /// A free-form map: entries whose key looks like a credential are secrets.
+    Map,
+    /// A string that is secret as a whole when it embeds `user:password@`.
+    Url,
+    /// An embedded connection whose `type` selects another section.
+    Nested,
+}
+
+/// One parsed rule line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule<'a> {
+    /// What the rule does.
+    pub kind: RuleKind,
+    /// The path, split at `/`.
+    pub path: Vec<&'a str>,
+    /// An optional guard: the rule applies only when the string at this path
+    /// (from the same root) equals the value.
+    pub guard: Option<(Vec<&'a str>, &'a str)>,
+}
+
+/// A rule table that could not be read: a bug in the plugin, reported with
+/// the line number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rule table line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for RuleError {}
+
+/// A rule table, kept as text and read a section at a time.
+#[derive(Clone, Copy, Debug)]
+pub struct RuleTable {
+    text: &'static str,
+}
+
+impl RuleTable {
+    /// Wrap a table (usually `include_str!`-ed).
+    pub const fn new(text: &'static str) -> Self {
+        RuleTable { text }
+    }
+
+    /// The connector types the table serves (sections not marked `nested`),
+    /// in order.
+    pub fn connector_types(&self) -> Vec<&'static str> {
+        self.text
+            .lines()
+            .filter_map(|l| section_header(strip_comment(l)))
+            .filter(|(_, nested_only)| !nested_only)
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    /// The rules of one section, or `None` if the table has no such section.
+    /// With `top_level`, sections marked `nested` do not count.
+    pub fn section(&self, connector_type: &str, top_level: bool) -> Option<Result<Vec<Rule<'static>>, RuleError>> {
+        let mut lines = self.text.lines().enumerate();
+        // Find the header.
+        lines.by_ref().find(|(_, l)| {
+            section_header(strip_comment(l))
+                .is_some_and(|(name, nested_only)| name == connector_type && !(top_level && nested_only))
+        })?;
+        let mut rules = Vec::new();
+        for (n, raw) in lines {
+            let line = strip_comment(raw);
+            if line.is_empty() {
+                continue;
+            }
+            if section_name(line).is_some() {
+                break;
+            }
+            match parse_rule(line) {
+                Ok(rule) => rules.push(rule),
+                Err(message) => return Some(Err(RuleError { line: n + 1, message })),
+            }
+        }
+        Some(Ok(rules))
+    }
+
+    /// Parse every section, for tests and build-time checks: the first error,
+    /// or the number of rules.
+    pub fn validate(&self) -> Result<usize, RuleError> {
+        let mut count = 0;
+        let mut seen = Vec::new();
+        for (n, raw) in self.text.lines().enumerate() {
+            let line = strip_comment(raw);
+            if line.is_empty() {
+                continue;
+            }
+            if let Some(name) = section_name(line) {
+                if name.is_empty() || seen.contains(&name) {
+                    return Err(RuleError {
+                        line: n + 1,
+                        message: format!("empty or repeated section [{name}]"),
+                    });
+                }
+                seen.push(name);
+                continue;
+            }
+            if seen.is_empty() {
+                return Err(RuleError { line: n + 1, message: "rule outside a section".into() });
+            }
+            parse_rule(line).map_err(|message| RuleError { line: n + 1, message })?;
+            count += 1;
+        }
+        Ok(count)
+    }
+}
+
+fn strip_comment(line: &str) -> &str {
+    match line.find('#') {
+        Some(i) => line[..i].trim(),
+        None => line.trim(),
+    }
+}
+
+fn section_name(line: &str) -> Option<&str> {
+    section_header(line).map(|(name, _)| name)
+}
+
+/// `[Name]` → (Name, false); `[Name nested]` → (Name, true).
+fn section_header(line: &str) -> Option<(&str, bool)> {
+    let inner = line.strip_prefix('[')?.strip_suffix(']')?.trim();
+    match inner.split_once(char::is_whitespace) {
+        Some((name, flag)) if flag.trim() == "nested" => Some((name, true)),
+        _ => Some((inner, false)),
+    }
+}
+
+fn parse_path(text: &str) -> Result<Vec<&str>, String> {
+    let path: Vec<&str> = text.split('/').collect();
+    if path.iter().any(|s| s.is_empty()) {
+        return Err(format!("empty segment in path `{text}`"));
+    }
+    Ok(path)
+}
+
+fn parse_rule(line: &str) -> Result<Rule<'_>, String> {
+    let mut words = line.split_whitespace();
+    let kind = match words.next() {
+        Some("secret") => RuleKind::Field(Treatment::Secret),
+        Some("sensitive") => RuleKind::Field(Treatment::Sensitive),
+        Some("map") => RuleKind::Map,
+        Some("url") => RuleKind::Url,
+        Some("nested") => RuleKind::Nested,
+        Some(other) => return Err(format!("unknown rule kind `{other}`")),
+        None => return Err("empty rule".into()),
+    };
+    let path = parse_path(words.next().ok_or("rule without a path")?)?;
+    let guard = match words.next() {
+        None => None,
+        Some("if") => {
+            let cond = words.next().ok_or("`if` without a condition")?;
+            let (p, v) = cond.split_once('=').ok_or("condition must be PATH=VALUE")?;
+            let gp = parse_path(p)?;
+            if gp.contains(&"*") {
+                return Err("a condition path cannot hold `*`".into());
+            }
+            Some((gp, v))
+        }
+        Some(other) => return Err(format!("unexpected `{other}`")),
+    };
+    if let Some(extra) = words.next() {
+        return Err(format!("unexpected `{extra}`"));
+    }
+    if kind == RuleKind::Nested && path.contains(&"*") {
+        return Err("a nested rule cannot hold `*`".into());
+    }
+    Ok(Rule { kind, path, guard })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TABLE: RuleTable = RuleTable::new(
+        "# test\n[A]\nsecret a/b\nmap opts # comment\n\n[B]\nurl hostPort\nsecret x if t=cloud\n[C nested]\nsecret y\n",
+    );
+
+    #[test]
+    fn sections_are_listed_and_read() {
+        assert_eq!(TABLE.connector_types(), vec!["A", "B"]);
+        assert!(TABLE.section("C", true).is_none());
+        assert_eq!(TABLE.section("C", false).unwrap().unwrap().len(), 1);
+        let a = TABLE.section("A", true).unwrap().unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].kind, RuleKind::Field(Treatment::Secret));
+        assert_eq!(a[0].path, vec!["a", "b"]);
+        assert_eq!(a[1].kind, RuleKind::Map);
+        let b = TABLE.section("B", true).unwrap().unwrap();
+        assert_eq!(b[1].guard, Some((vec!["t"], "cloud")));
+        assert!(TABLE.section("D", false).is_none());
+        assert_eq!(TABLE.validate(), Ok(5));
+    }
+
+    #[test]
+    fn bad_lines_name_their_line() {
+        let t = RuleTable::new("[A]\nsecret a//b\n");
+        assert_eq!(t.validate().unwrap_err().line, 2);
+        let t = RuleTable::new("[A]\nsecrets a\n");
+        assert!(t.validate().unwrap_err().message.contains("unknown rule kind"));
+        let t = RuleTable::new("secret a\n");
+        assert!(t.validate().unwrap_err().message.contains("outside"));
+        let t = RuleTable::new("[A]\n[A]\n");
+        assert!(t.validate().unwrap_err().message.contains("repeated"));
+        let t = RuleTable::new("[A]\nsecret a if b\n");
+        assert!(t.validate().is_err());
+    }
+}

@@ -1,0 +1,93 @@
+//! The library's typed errors. None of them carries a secret value: they name
+//! fields by JSON pointer, secrets by id, plugins by name and files by path.
+
+use std::path::PathBuf;
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration is invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Input that is not what an operation expects.
+    #[error("invalid input{}: {message}", at(pointer))]
+    Input {
+        /// Where in the input (RFC 6901 pointer), if known.
+        pointer: Option<String>,
+        /// What is wrong (never a secret value).
+        message: String,
+    },
+
+    /// No plugin serves this connector type.
+    #[error("unknown connector type `{connector_type}` for service type `{service_type}`; known: {}", known.join(", "))]
+    UnknownConnectorType {
+        /// The service type asked about.
+        service_type: String,
+        /// The connector type (`type` of the config).
+        connector_type: String,
+        /// The connector types loaded plugins serve for that service type.
+        known: Vec<String>,
+    },
+
+    /// A plugin failed or answered something the host refuses.
+    #[error("plugin `{plugin}`: {reason}")]
+    Plugin {
+        /// The plugin's name.
+        plugin: String,
+        /// What happened.
+        reason: crate::plugin::PluginFailure,
+    },
+
+    /// A Fernet token could not be decrypted or a key is unusable.
+    #[error("{0}")]
+    Fernet(#[from] crate::fernet::FernetError),
+
+    /// The key management store failed.
+    #[error(transparent)]
+    Kms(#[from] crate::kms::KmsError),
+
+    /// A sealed field refers to a secret that is not there.
+    #[error("field `{pointer}`: secret `{id}` does not exist in the {store} store")]
+    MissingSecret {
+        /// The field.
+        pointer: String,
+        /// The secret id.
+        id: String,
+        /// Which store was asked.
+        store: String,
+    },
+}
+
+fn at(pointer: &Option<String>) -> String {
+    match pointer {
+        Some(p) if p.is_empty() => " at the document root".into(),
+        Some(p) => format!(" at `{p}`"),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    /// An [`Error::Input`] at a pointer.
+    pub fn input(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Input { pointer: Some(pointer.into()), message: message.into() }
+    }
+
+    /// An [`Error::Io`] for a path.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}

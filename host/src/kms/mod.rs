@@ -1,0 +1,96 @@
+//! Key management stores behind one trait.
+//!
+//! A store maps secret ids (`/openmetadata/database/x/authtype/password`) to
+//! values. The operations only ever call [`SecretStore`]; each backend lives in
+//! its own module:
+//!
+//! - [`memory`]: process memory (`in-memory`, tests);
+//! - [`local`]: the embedded default (`managed-local`/`local`): a crash-safe
+//!   file on local disk, encrypted at rest.
+//!
+//! Semantics every backend keeps: `put` creates or updates (idempotent);
+//! `delete` is immediate (no recovery window, so a same-named entity can be
+//! re-created) and reports whether something was there; a stored `"null"`
+//! (written by old OpenMetadata versions) reads as absent; errors name the
+//! secret id, never its value.
+
+pub mod local;
+pub mod memory;
+
+use async_trait::async_trait;
+use zeroize::Zeroizing;
+
+/// A secret value held in memory: wiped when dropped.
+pub type SecretValue = Zeroizing<String>;
+
+/// What kind of failure a store reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KmsErrorKind {
+    /// Credentials refused.
+    Auth,
+    /// Worth retrying: throttling, 5xx, connection reset, timeout.
+    Transient,
+    /// The store's own data is unreadable (wrong key, corrupt file).
+    Corrupt,
+    /// Anything else.
+    Other,
+}
+
+/// A store failure. Names the id (when one is involved) and never the value.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{store} store{}: {message}", id.as_ref().map(|i| format!(", secret `{i}`")).unwrap_or_default())]
+pub struct KmsError {
+    /// Which store.
+    pub store: String,
+    /// The secret id, if the failure is about one.
+    pub id: Option<String>,
+    /// The kind of failure.
+    pub kind: KmsErrorKind,
+    /// What happened.
+    pub message: String,
+}
+
+impl KmsError {
+    /// A new error.
+    pub fn new(store: &str, id: Option<&str>, kind: KmsErrorKind, message: impl Into<String>) -> Self {
+        KmsError { store: store.into(), id: id.map(Into::into), kind, message: message.into() }
+    }
+}
+
+/// A key management store.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    /// A short name for messages (`local`, `vault`, `aws`…).
+    fn name(&self) -> &str;
+
+    /// The value under `id`, or `None` if there is none.
+    async fn get(&self, id: &str) -> Result<Option<SecretValue>, KmsError>;
+
+    /// Create or update `id`.
+    async fn put(&self, id: &str, value: &str) -> Result<(), KmsError>;
+
+    /// Delete `id` at once. `Ok(true)` if it existed.
+    async fn delete(&self, id: &str) -> Result<bool, KmsError>;
+}
+
+/// Old OpenMetadata versions stored the string `"null"` for cleared secrets.
+pub fn absent_if_null(v: Option<SecretValue>) -> Option<SecretValue> {
+    v.filter(|s| s.as_str() != "null")
+}
+
+/// Open the store the settings name (`None` for `db`).
+pub async fn open(settings: &crate::config::Settings) -> crate::Result<Option<std::sync::Arc<dyn SecretStore>>> {
+    use crate::config::Provider;
+    use std::sync::Arc;
+    Ok(match settings.provider {
+        Provider::Db => None,
+        Provider::InMemory => Some(Arc::new(memory::MemoryStore::new())),
+        Provider::Local => Some(Arc::new(local::LocalStore::open(&settings.home)?)),
+        Provider::Aws | Provider::AwsSsm | Provider::Vault => {
+            return Err(crate::Error::Config(format!(
+                "secretsManager `{}` is not available in this build yet",
+                settings.secrets_manager
+            )));
+        }
+    })
+}
