@@ -44,7 +44,10 @@ impl std::fmt::Display for PolicyError {
 impl std::error::Error for PolicyError {}
 
 fn malformed(pointer: &str, message: impl Into<String>) -> PolicyError {
-    PolicyError::MalformedConfig { pointer: pointer.to_string(), message: message.into() }
+    PolicyError::MalformedConfig {
+        pointer: pointer.to_string(),
+        message: message.into(),
+    }
 }
 
 /// A secret-id segment for one pointer token, as OpenMetadata builds ids:
@@ -53,7 +56,13 @@ pub fn segment(token: &str) -> String {
     token
         .chars()
         .flat_map(char::to_lowercase)
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -78,12 +87,19 @@ struct Walker<'t> {
 
 impl Walker<'_> {
     fn push(&mut self, tokens: &[String], treatment: Treatment) {
-        let pointer: String = tokens.iter().map(|t| format!("/{}", escape_token(t))).collect();
+        let pointer: String = tokens
+            .iter()
+            .map(|t| format!("/{}", escape_token(t)))
+            .collect();
         if self.found.iter().any(|f| f.pointer == pointer) {
             return;
         }
         let segments = tokens.iter().map(|t| segment(t)).collect();
-        self.found.push(SecretField { pointer, segments, treatment });
+        self.found.push(SecretField {
+            pointer,
+            segments,
+            treatment,
+        });
     }
 
     fn apply_section(
@@ -95,12 +111,19 @@ impl Walker<'_> {
     ) -> Result<(), PolicyError> {
         let here = pointer_of(base);
         let rules = match self.table.section(connector_type, depth == 0) {
-            None => return Err(PolicyError::UnknownConnectorType(connector_type.to_string())),
+            None => {
+                return Err(PolicyError::UnknownConnectorType(
+                    connector_type.to_string(),
+                ));
+            }
             Some(Err(e)) => return Err(malformed(&here, format!("plugin rule table: {e}"))),
             Some(Ok(r)) => r,
         };
         let Value::Object(_) = root else {
-            return Err(malformed(&here, "a connection config must be a JSON object"));
+            return Err(malformed(
+                &here,
+                "a connection config must be a JSON object",
+            ));
         };
         if let Some(t) = root.get("type") {
             match t.as_str() {
@@ -111,7 +134,12 @@ impl Walker<'_> {
                         format!("`type` is not `{connector_type}`"),
                     ));
                 }
-                None => return Err(malformed(&format!("{here}/type"), "`type` must be a string")),
+                None => {
+                    return Err(malformed(
+                        &format!("{here}/type"),
+                        "`type` must be a string",
+                    ));
+                }
             }
         }
         for rule in &rules {
@@ -137,8 +165,15 @@ impl Walker<'_> {
         };
         let children: Vec<(String, &Value)> = match (value, *first) {
             (Value::Object(m), "*") => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
-            (Value::Array(a), "*") => a.iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect(),
-            (Value::Object(m), key) => m.get(key).map(|v| vec![(key.to_string(), v)]).unwrap_or_default(),
+            (Value::Array(a), "*") => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i.to_string(), v))
+                .collect(),
+            (Value::Object(m), key) => m
+                .get(key)
+                .map(|v| vec![(key.to_string(), v)])
+                .unwrap_or_default(),
             _ => Vec::new(),
         };
         for (token, child) in children {
@@ -164,7 +199,12 @@ impl Walker<'_> {
                 // A wildcard may sweep over values of other kinds; a named
                 // field of the wrong kind is a malformed config.
                 _ if wildcard => {}
-                _ => return Err(malformed(&pointer_of(tokens), "a secret field must be a string or null")),
+                _ => {
+                    return Err(malformed(
+                        &pointer_of(tokens),
+                        "a secret field must be a string or null",
+                    ));
+                }
             },
             RuleKind::Url => match value {
                 Value::String(s) if url_has_password(s) || is_tokenized(s) => {
@@ -190,13 +230,23 @@ impl Walker<'_> {
                 }
             }
             RuleKind::Nested => {
-                let Value::Object(m) = value else { return Ok(()) };
-                let Some(t) = m.get("type") else { return Ok(()) };
+                let Value::Object(m) = value else {
+                    return Ok(());
+                };
+                let Some(t) = m.get("type") else {
+                    return Ok(());
+                };
                 let Some(t) = t.as_str() else {
-                    return Err(malformed(&format!("{}/type", pointer_of(tokens)), "`type` must be a string"));
+                    return Err(malformed(
+                        &format!("{}/type", pointer_of(tokens)),
+                        "`type` must be a string",
+                    ));
                 };
                 if depth >= MAX_NESTING {
-                    return Err(malformed(&pointer_of(tokens), "connections nested too deeply"));
+                    return Err(malformed(
+                        &pointer_of(tokens),
+                        "connections nested too deeply",
+                    ));
                 }
                 match self.apply_section(t, value, tokens, depth + 1) {
                     Err(PolicyError::UnknownConnectorType(t)) => {
@@ -214,7 +264,9 @@ impl Walker<'_> {
 }
 
 fn guard_holds(rule: &Rule<'_>, root: &Value) -> bool {
-    let Some((path, want)) = &rule.guard else { return true };
+    let Some((path, want)) = &rule.guard else {
+        return true;
+    };
     let mut v = root;
     for key in path {
         match v.get(key) {
@@ -226,20 +278,38 @@ fn guard_holds(rule: &Rule<'_>, root: &Value) -> bool {
 }
 
 fn pointer_of(tokens: &[String]) -> String {
-    tokens.iter().map(|t| format!("/{}", escape_token(t))).collect()
+    tokens
+        .iter()
+        .map(|t| format!("/{}", escape_token(t)))
+        .collect()
 }
 
 impl RuleTable {
     /// The secret fields present in `config` (JSON text) for `connector_type`.
-    pub fn discover(&self, connector_type: &str, config: &str) -> Result<Vec<SecretField>, PolicyError> {
-        let value: Value = serde_json::from_str(config)
-            .map_err(|e| malformed("", format!("not JSON: line {} column {}", e.line(), e.column())))?;
+    pub fn discover(
+        &self,
+        connector_type: &str,
+        config: &str,
+    ) -> Result<Vec<SecretField>, PolicyError> {
+        let value: Value = serde_json::from_str(config).map_err(|e| {
+            malformed(
+                "",
+                format!("not JSON: line {} column {}", e.line(), e.column()),
+            )
+        })?;
         self.discover_value(connector_type, &value)
     }
 
     /// Like [`RuleTable::discover`], on an already parsed value.
-    pub fn discover_value(&self, connector_type: &str, value: &Value) -> Result<Vec<SecretField>, PolicyError> {
-        let mut w = Walker { table: self, found: Vec::new() };
+    pub fn discover_value(
+        &self,
+        connector_type: &str,
+        value: &Value,
+    ) -> Result<Vec<SecretField>, PolicyError> {
+        let mut w = Walker {
+            table: self,
+            found: Vec::new(),
+        };
         w.apply_section(connector_type, value, &[], 0)?;
         Ok(w.found)
     }
@@ -269,21 +339,34 @@ secret p
     );
 
     fn pointers(t: &str, v: Value) -> Vec<String> {
-        T.discover(t, &v.to_string()).unwrap().into_iter().map(|f| f.pointer).collect()
+        T.discover(t, &v.to_string())
+            .unwrap()
+            .into_iter()
+            .map(|f| f.pointer)
+            .collect()
     }
 
     #[test]
     fn present_variant_only() {
-        let p = pointers("Db", json!({"type": "Db", "authType": {"password": "x"}, "username": "u"}));
+        let p = pointers(
+            "Db",
+            json!({"type": "Db", "authType": {"password": "x"}, "username": "u"}),
+        );
         assert_eq!(p, vec!["/authType/password"]);
-        let p = pointers("Db", json!({"authType": {"awsConfig": {"awsSecretAccessKey": "k", "awsRegion": "r"}}}));
+        let p = pointers(
+            "Db",
+            json!({"authType": {"awsConfig": {"awsSecretAccessKey": "k", "awsRegion": "r"}}}),
+        );
         assert_eq!(p, vec!["/authType/awsConfig/awsSecretAccessKey"]);
     }
 
     #[test]
     fn segments_and_treatments() {
         let f = T
-            .discover("Db", &json!({"authType": {"password": null}, "hint": "h"}).to_string())
+            .discover(
+                "Db",
+                &json!({"authType": {"password": null}, "hint": "h"}).to_string(),
+            )
             .unwrap();
         assert_eq!(f[0].segments, vec!["authtype", "password"]);
         assert_eq!(f[0].treatment, Treatment::Secret);
@@ -310,11 +393,25 @@ secret p
                 "/token"
             ]
         );
-        let f = T.discover("Db", &json!({"connectionOptions": {"api~key/x": "k"}}).to_string()).unwrap();
+        let f = T
+            .discover(
+                "Db",
+                &json!({"connectionOptions": {"api~key/x": "k"}}).to_string(),
+            )
+            .unwrap();
         assert_eq!(f[0].segments, vec!["connectionoptions", "api_key_x"]);
-        assert!(pointers("Db", json!({"hostPort": "h:1", "token": "t", "kind": "basic"})).is_empty());
+        assert!(
+            pointers(
+                "Db",
+                json!({"hostPort": "h:1", "token": "t", "kind": "basic"})
+            )
+            .is_empty()
+        );
         // Sealed values are found again where a heuristic put them.
-        assert_eq!(pointers("Db", json!({"hostPort": "fernet:abc"})), vec!["/hostPort"]);
+        assert_eq!(
+            pointers("Db", json!({"hostPort": "fernet:abc"})),
+            vec!["/hostPort"]
+        );
     }
 
     #[test]
@@ -323,9 +420,16 @@ secret p
         assert_eq!(pointers("Pipe", v), vec!["/connection/authType/password"]);
         let v = json!({"connection": {"type": "Inner", "p": "x"}});
         assert_eq!(pointers("Pipe", v), vec!["/connection/p"]);
-        assert_eq!(T.discover("Inner", "{}").unwrap_err(), PolicyError::UnknownConnectorType("Inner".into()));
-        let err = T.discover("Pipe", &json!({"connection": {"type": "Nope"}}).to_string()).unwrap_err();
-        assert!(matches!(err, PolicyError::MalformedConfig { ref pointer, .. } if pointer == "/connection/type"));
+        assert_eq!(
+            T.discover("Inner", "{}").unwrap_err(),
+            PolicyError::UnknownConnectorType("Inner".into())
+        );
+        let err = T
+            .discover("Pipe", &json!({"connection": {"type": "Nope"}}).to_string())
+            .unwrap_err();
+        assert!(
+            matches!(err, PolicyError::MalformedConfig { ref pointer, .. } if pointer == "/connection/type")
+        );
         let mut v = json!({"type": "Loop"});
         for _ in 0..10 {
             v = json!({"type": "Loop", "inner": v});
@@ -339,9 +443,17 @@ secret p
             T.discover("Nope", "{}").unwrap_err(),
             PolicyError::UnknownConnectorType("Nope".into())
         );
-        assert!(matches!(T.discover("Db", "[1]").unwrap_err(), PolicyError::MalformedConfig { .. }));
-        assert!(matches!(T.discover("Db", "{").unwrap_err(), PolicyError::MalformedConfig { .. }));
-        let e = T.discover("Db", r#"{"authType": {"password": 5}}"#).unwrap_err();
+        assert!(matches!(
+            T.discover("Db", "[1]").unwrap_err(),
+            PolicyError::MalformedConfig { .. }
+        ));
+        assert!(matches!(
+            T.discover("Db", "{").unwrap_err(),
+            PolicyError::MalformedConfig { .. }
+        ));
+        let e = T
+            .discover("Db", r#"{"authType": {"password": 5}}"#)
+            .unwrap_err();
         assert_eq!(
             e,
             PolicyError::MalformedConfig {
@@ -350,6 +462,8 @@ secret p
             }
         );
         let e = T.discover("Db", r#"{"type": "Other"}"#).unwrap_err();
-        assert!(matches!(e, PolicyError::MalformedConfig { ref pointer, .. } if pointer == "/type"));
+        assert!(
+            matches!(e, PolicyError::MalformedConfig { ref pointer, .. } if pointer == "/type")
+        );
     }
 }

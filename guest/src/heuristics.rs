@@ -44,15 +44,48 @@ const CREDENTIAL_WORDS: &[&str] = &[
 ];
 
 /// Adjacent word pairs that make a key a credential.
-const CREDENTIAL_PAIRS: &[(&str, &str)] =
-    &[("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key"), ("sas", "key")];
+const CREDENTIAL_PAIRS: &[(&str, &str)] = &[
+    ("api", "key"),
+    ("private", "key"),
+    ("access", "key"),
+    ("secret", "key"),
+    ("sas", "key"),
+];
 
 /// Last words that describe something *about* a credential, not the credential.
 const DESCRIPTIVE_SUFFIXES: &[&str] = &[
-    "url", "uri", "endpoint", "path", "file", "filename", "dir", "location", "type", "mode",
-    "method", "name", "ttl", "expiry", "expires", "expiration", "length", "timeout", "source",
-    "mechanism", "provider", "header", "enabled", "required", "format", "version", "scope",
-    "scopes", "policy", "count", "size", "algorithm",
+    "url",
+    "uri",
+    "endpoint",
+    "path",
+    "file",
+    "filename",
+    "dir",
+    "location",
+    "type",
+    "mode",
+    "method",
+    "name",
+    "ttl",
+    "expiry",
+    "expires",
+    "expiration",
+    "length",
+    "timeout",
+    "source",
+    "mechanism",
+    "provider",
+    "header",
+    "enabled",
+    "required",
+    "format",
+    "version",
+    "scope",
+    "scopes",
+    "policy",
+    "count",
+    "size",
+    "algorithm",
 ];
 
 /// Split a key into lower-cased words (see the module docs).
@@ -93,8 +126,11 @@ pub fn is_credential_key(key: &str) -> bool {
     if w.iter().any(|x| CREDENTIAL_WORDS.contains(&x.as_str())) {
         return true;
     }
-    w.windows(2)
-        .any(|p| CREDENTIAL_PAIRS.iter().any(|(a, b)| p[0] == *a && p[1] == *b))
+    w.windows(2).any(|p| {
+        CREDENTIAL_PAIRS
+            .iter()
+            .any(|(a, b)| p[0] == *a && p[1] == *b)
+    })
 }
 
 /// Whether a string is a URL carrying a password in its userinfo
@@ -103,7 +139,9 @@ pub fn url_has_password(s: &str) -> bool {
     let Some(i) = s.find("://") else { return false };
     let rest = &s[i + 3..];
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let Some(at) = authority.rfind('@') else { return false };
+    let Some(at) = authority.rfind('@') else {
+        return false;
+    };
     match authority[..at].split_once(':') {
         Some((_, password)) => !password.is_empty(),
         None => false,
@@ -180,7 +218,9 @@ mod tests {
     #[test]
     fn urls() {
         assert!(url_has_password("mysql://root:s3cret@localhost:3306/db"));
-        assert!(url_has_password("postgresql+psycopg2://u:p@h/x?sslmode=require"));
+        assert!(url_has_password(
+            "postgresql+psycopg2://u:p@h/x?sslmode=require"
+        ));
         assert!(url_has_password("https://a:b@c@host/"));
         assert!(!url_has_password("mysql://root@localhost:3306"));
         assert!(!url_has_password("mysql://root:@localhost"));

@@ -104,12 +104,17 @@ impl RuleTable {
 
     /// The rules of one section, or `None` if the table has no such section.
     /// With `top_level`, sections marked `nested` do not count.
-    pub fn section(&self, connector_type: &str, top_level: bool) -> Option<Result<Vec<Rule<'static>>, RuleError>> {
+    pub fn section(
+        &self,
+        connector_type: &str,
+        top_level: bool,
+    ) -> Option<Result<Vec<Rule<'static>>, RuleError>> {
         let mut lines = self.text.lines().enumerate();
         // Find the header.
         lines.by_ref().find(|(_, l)| {
-            section_header(strip_comment(l))
-                .is_some_and(|(name, nested_only)| name == connector_type && !(top_level && nested_only))
+            section_header(strip_comment(l)).is_some_and(|(name, nested_only)| {
+                name == connector_type && !(top_level && nested_only)
+            })
         })?;
         let mut rules = Vec::new();
         for (n, raw) in lines {
@@ -122,7 +127,12 @@ impl RuleTable {
             }
             match parse_rule(line) {
                 Ok(rule) => rules.push(rule),
-                Err(message) => return Some(Err(RuleError { line: n + 1, message })),
+                Err(message) => {
+                    return Some(Err(RuleError {
+                        line: n + 1,
+                        message,
+                    }));
+                }
             }
         }
         Some(Ok(rules))
@@ -149,9 +159,15 @@ impl RuleTable {
                 continue;
             }
             if seen.is_empty() {
-                return Err(RuleError { line: n + 1, message: "rule outside a section".into() });
+                return Err(RuleError {
+                    line: n + 1,
+                    message: "rule outside a section".into(),
+                });
             }
-            parse_rule(line).map_err(|message| RuleError { line: n + 1, message })?;
+            parse_rule(line).map_err(|message| RuleError {
+                line: n + 1,
+                message,
+            })?;
             count += 1;
         }
         Ok(count)
@@ -249,7 +265,12 @@ mod tests {
         let t = RuleTable::new("[A]\nsecret a//b\n");
         assert_eq!(t.validate().unwrap_err().line, 2);
         let t = RuleTable::new("[A]\nsecrets a\n");
-        assert!(t.validate().unwrap_err().message.contains("unknown rule kind"));
+        assert!(
+            t.validate()
+                .unwrap_err()
+                .message
+                .contains("unknown rule kind")
+        );
         let t = RuleTable::new("secret a\n");
         assert!(t.validate().unwrap_err().message.contains("outside"));
         let t = RuleTable::new("[A]\n[A]\n");

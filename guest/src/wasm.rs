@@ -10,7 +10,6 @@ pub mod bindings {
         export_macro_name: "export",
         default_bindings_module: "om_secrets_guest::wasm::bindings",
     });
-
 }
 
 use bindings::exports::omsecrets::policy::discovery as d;
@@ -35,7 +34,11 @@ pub fn describe(info: &Info, rules: &RuleTable) -> d::PluginInfo {
         name: info.name.into(),
         version: info.version.into(),
         service_type: info.service_type.into(),
-        connector_types: rules.connector_types().into_iter().map(String::from).collect(),
+        connector_types: rules
+            .connector_types()
+            .into_iter()
+            .map(String::from)
+            .collect(),
     }
 }
 
@@ -60,7 +63,10 @@ pub fn discover(
             .collect()),
         Err(PolicyError::UnknownConnectorType(t)) => Err(t::PolicyError::UnknownConnectorType(t)),
         Err(PolicyError::MalformedConfig { pointer, message }) => {
-            Err(t::PolicyError::MalformedConfig(t::Malformed { pointer, message }))
+            Err(t::PolicyError::MalformedConfig(t::Malformed {
+                pointer,
+                message,
+            }))
         }
     }
 }

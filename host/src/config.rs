@@ -10,9 +10,39 @@
 //! fernetKey: "..."                  # FERNET_KEY (comma-separated for rotation)
 //! clusterName: openmetadata         # OPENMETADATA_CLUSTER_NAME
 //! home: .om-secrets                 # OM_SECRETS_HOME: data directory
-//! plugins: { directory: plugins, builtin: true }   # OM_SECRETS_PLUGINS
-//! limits: { memoryMiB: 64, timeMs: 1000, maxInputBytes: 4194304, maxFields: 10000 }
+//!                                   # OM_SECRETS_CACHE: compiled plugins (default <home>/cache)
+//! plugins:                          # see om_secrets::plugin::registry
+//!   directory: plugins              # OM_SECRETS_PLUGINS
+//!   builtin: true                   # or false, or [database, dashboard, …]
+//!   allow:                          # the directory's plugins that may load
+//!     - { file: acme.wasm, sha256: "<64 hex>", connectorTypes: [AcmeDb] }
+//!   allowUnpinned: false            # development only: unlisted plugins load, loudly
+//! limits: { memoryMiB: 64, timeMs: 1000, maxInputBytes: 4194304, maxOutputBytes: 8388608, maxFields: 10000 }
 //! ```
+//!
+//! `parameters` by provider (each overridable by its environment variable; a
+//! variable of another provider is ignored, a name the provider does not take
+//! is an error naming it when the store is opened):
+//!
+//! | parameter | variable | providers | meaning |
+//! |---|---|---|---|
+//! | `region` | `OM_SM_REGION` | aws, aws-ssm | AWS region (else the SDK's default chain) |
+//! | `accessKeyId` | `OM_SM_ACCESS_KEY_ID` | aws, aws-ssm | static credentials (else the default chain) |
+//! | `secretAccessKey` | `OM_SM_ACCESS_KEY` | aws, aws-ssm | |
+//! | `endpointUrl` | `OM_SM_ENDPOINT_URL` | aws, aws-ssm | a non-AWS endpoint (moto, LocalStack, a VPC endpoint) |
+//! | `address` | `VAULT_ADDR` | vault | e.g. `https://vault:8200` (required) |
+//! | `token` | `VAULT_TOKEN` | vault | token auth |
+//! | `roleId`, `secretId` | `OM_SM_VAULT_ROLE_ID`, `OM_SM_VAULT_SECRET_ID` | vault | AppRole auth (instead of a token), re-login on expiry |
+//! | `approleMount` | — | vault | AppRole auth mount (default `approle`) |
+//! | `namespace` | `VAULT_NAMESPACE` | vault | Vault Enterprise / OpenBao namespace |
+//! | `mount` | `OM_SM_VAULT_MOUNT` | vault | KV mount (default `secret`) |
+//! | `kvVersion` | `OM_SM_VAULT_KV_VERSION` | vault | `2` (default) or `1` |
+//! | `cacheTtlSeconds` | `OM_SM_CACHE_TTL_SECONDS` | remote stores | read cache TTL, hits and misses (default 300; 0: off) |
+//! | `writesPerSecond` | `OM_SM_WRITES_PER_SECOND` | remote stores | write rate limit (default 10; 0: unlimited) |
+//! | `retryMaxSeconds` | `OM_SM_RETRY_MAX_SECONDS` | remote stores | total time for retrying transient failures (default 30; 0: no retry) |
+//! | `timeoutSeconds` | `OM_SM_TIMEOUT_SECONDS` | remote stores | timeout of each call to the store (default 10) |
+//!
+//! Seconds may be fractional (`0.5`).
 //!
 //! Unknown keys are errors. With no file and no variables the embedded default
 //! runs: `managed-local` under `./.om-secrets`, with a generated Fernet key.
@@ -24,7 +54,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::plugin::Limits;
+use crate::plugin::{BuiltinSelection, Grant, Limits, PluginPolicy};
 use crate::{Error, Result};
 
 /// Provider parameters and the environment variables that override them.
@@ -40,7 +70,43 @@ pub const PARAMETER_ENV: &[(&str, &str)] = &[
     ("kvVersion", "OM_SM_VAULT_KV_VERSION"),
     ("roleId", "OM_SM_VAULT_ROLE_ID"),
     ("secretId", "OM_SM_VAULT_SECRET_ID"),
+    ("cacheTtlSeconds", "OM_SM_CACHE_TTL_SECONDS"),
+    ("writesPerSecond", "OM_SM_WRITES_PER_SECOND"),
+    ("retryMaxSeconds", "OM_SM_RETRY_MAX_SECONDS"),
+    ("timeoutSeconds", "OM_SM_TIMEOUT_SECONDS"),
 ];
+
+/// Parameters every remote store (AWS, SSM, Vault) takes: the read cache, the
+/// write rate limit, retries and the per-call timeout (see [`crate::kms::resilient`]).
+const RESILIENCE_PARAMETERS: &[&str] = &[
+    "cacheTtlSeconds",
+    "writesPerSecond",
+    "retryMaxSeconds",
+    "timeoutSeconds",
+];
+
+/// The parameter names a provider takes (empty: it takes none). Another
+/// provider's environment variables are ignored; a name in the file that the
+/// provider does not take is an error when the store is opened.
+pub fn provider_parameters(provider: Provider) -> Vec<&'static str> {
+    let own: &[&str] = match provider {
+        Provider::Db | Provider::InMemory | Provider::Local => return Vec::new(),
+        Provider::Aws | Provider::AwsSsm => {
+            &["region", "accessKeyId", "secretAccessKey", "endpointUrl"]
+        }
+        Provider::Vault => &[
+            "address",
+            "token",
+            "namespace",
+            "mount",
+            "kvVersion",
+            "roleId",
+            "secretId",
+            "approleMount",
+        ],
+    };
+    own.iter().chain(RESILIENCE_PARAMETERS).copied().collect()
+}
 
 /// The file, as written.
 #[derive(Debug, Default, Deserialize)]
@@ -66,14 +132,76 @@ pub struct FileConfig {
     pub limits: Option<LimitsConfig>,
 }
 
-/// `plugins:` section.
+/// `plugins:` section (see [`crate::plugin::registry`]).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PluginsConfig {
     /// A directory of `*.wasm` plugins to load besides the built-in ones.
     pub directory: Option<PathBuf>,
-    /// Whether to load the built-in plugins (default true).
-    pub builtin: Option<bool>,
+    /// Which built-in plugins load: `true` (default), `false`, or a list of
+    /// names.
+    pub builtin: Option<BuiltinConfig>,
+    /// The plugins of the directory that may load, each pinned by sha256.
+    pub allow: Option<Vec<GrantConfig>>,
+    /// Development only: load unlisted plugins and make `sha256` optional
+    /// (logged as a warning at every start).
+    pub allow_unpinned: Option<bool>,
+}
+
+/// `plugins.builtin`: all, none, or some built-in plugins.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum BuiltinConfig {
+    /// `true` / `false`.
+    All(bool),
+    /// Names of built-in plugins.
+    Only(Vec<String>),
+}
+
+/// One `plugins.allow` entry.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GrantConfig {
+    /// File name in `plugins.directory`.
+    pub file: Option<String>,
+    /// The name the plugin must declare.
+    pub name: Option<String>,
+    /// sha256 of the file (hex).
+    pub sha256: Option<String>,
+    /// The service type the plugin must declare.
+    pub service_type: Option<String>,
+    /// The only connector types the plugin may claim.
+    pub connector_types: Option<Vec<String>>,
+}
+
+impl PluginsConfig {
+    /// The policy these settings describe (the directory may come from
+    /// `OM_SECRETS_PLUGINS` instead), checked.
+    pub fn resolve(self, directory: Option<PathBuf>) -> Result<PluginPolicy> {
+        let policy = PluginPolicy {
+            builtin: match self.builtin {
+                None | Some(BuiltinConfig::All(true)) => BuiltinSelection::All,
+                Some(BuiltinConfig::All(false)) => BuiltinSelection::None,
+                Some(BuiltinConfig::Only(names)) => BuiltinSelection::Only(names),
+            },
+            directory: directory.or(self.directory),
+            allow: self
+                .allow
+                .unwrap_or_default()
+                .into_iter()
+                .map(|g| Grant {
+                    file: g.file,
+                    name: g.name,
+                    sha256: g.sha256.map(|d| d.trim().to_ascii_lowercase()),
+                    service_type: g.service_type,
+                    connector_types: g.connector_types,
+                })
+                .collect(),
+            allow_unpinned: self.allow_unpinned.unwrap_or(false),
+        };
+        policy.validate()?;
+        Ok(policy)
+    }
 }
 
 /// `limits:` section.
@@ -87,8 +215,44 @@ pub struct LimitsConfig {
     pub time_ms: Option<u64>,
     /// Largest config given to a plugin, bytes.
     pub max_input_bytes: Option<usize>,
+    /// Most bytes copied out of a plugin at once (its answer, a log line).
+    pub max_output_bytes: Option<usize>,
     /// Most fields a plugin may report.
     pub max_fields: Option<usize>,
+}
+
+impl LimitsConfig {
+    /// The limits, defaults filled in, checked.
+    pub fn resolve(self) -> Result<Limits> {
+        let d = Limits::default();
+        let limits = Limits {
+            memory_bytes: match self.memory_mib {
+                Some(m) => m
+                    .checked_mul(1 << 20)
+                    .ok_or_else(|| Error::Config("limits.memoryMiB is too large".into()))?,
+                None => d.memory_bytes,
+            },
+            time: self.time_ms.map(Duration::from_millis).unwrap_or(d.time),
+            max_input_bytes: self.max_input_bytes.unwrap_or(d.max_input_bytes),
+            max_output_bytes: self.max_output_bytes.unwrap_or(d.max_output_bytes),
+            max_fields: self.max_fields.unwrap_or(d.max_fields),
+        };
+        if limits.memory_bytes < (1 << 20) || limits.memory_bytes > (4 << 30) {
+            return Err(Error::Config(
+                "limits.memoryMiB must be between 1 and 4096".into(),
+            ));
+        }
+        if limits.time.is_zero() {
+            return Err(Error::Config("limits.timeMs must be above 0".into()));
+        }
+        if limits.max_output_bytes < 1024 || limits.max_fields == 0 || limits.max_input_bytes == 0 {
+            return Err(Error::Config(
+                "limits: maxOutputBytes must be at least 1024, maxFields and maxInputBytes above 0"
+                    .into(),
+            ));
+        }
+        Ok(limits)
+    }
 }
 
 /// Which store, and whether om-secrets writes to it.
@@ -124,7 +288,11 @@ pub enum Mode {
 pub fn parse_provider(name: &str) -> Result<(Provider, Mode)> {
     let managed = name.starts_with("managed-");
     let base = name.strip_prefix("managed-").unwrap_or(name);
-    let mode = if managed { Mode::Managed } else { Mode::NonManaged };
+    let mode = if managed {
+        Mode::Managed
+    } else {
+        Mode::NonManaged
+    };
     Ok(match (base, managed) {
         ("db", false) => (Provider::Db, Mode::Db),
         ("in-memory", false) => (Provider::InMemory, Mode::Managed),
@@ -166,10 +334,10 @@ pub struct Settings {
     pub cluster_name: String,
     /// Data directory.
     pub home: PathBuf,
-    /// Extra plugin directory.
-    pub plugin_dir: Option<PathBuf>,
-    /// Load built-in plugins.
-    pub builtin_plugins: bool,
+    /// Compiled-component cache (`OM_SECRETS_CACHE`, default `<home>/cache`).
+    pub cache_dir: PathBuf,
+    /// Which plugins load, from where, pinned how.
+    pub plugins: PluginPolicy,
     /// Sandbox limits.
     pub limits: Limits,
 }
@@ -208,8 +376,13 @@ pub fn parse_tags(entries: &[String]) -> Result<Vec<(String, String)>> {
 
 fn tags_from_env(s: &str) -> Vec<String> {
     let s = s.trim();
-    let s = s.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(s);
-    s.split(',').map(|x| x.trim().trim_matches(['"', '\'']).to_string()).collect()
+    let s = s
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(s);
+    s.split(',')
+        .map(|x| x.trim().trim_matches(['"', '\'']).to_string())
+        .collect()
 }
 
 fn scalar(key: &str, v: serde_yaml_ng::Value) -> Result<String> {
@@ -218,7 +391,9 @@ fn scalar(key: &str, v: serde_yaml_ng::Value) -> Result<String> {
         Y::String(s) => Ok(s),
         Y::Number(n) => Ok(n.to_string()),
         Y::Bool(b) => Ok(b.to_string()),
-        _ => Err(Error::Config(format!("parameters.{key} must be a string, number or boolean"))),
+        _ => Err(Error::Config(format!(
+            "parameters.{key} must be a string, number or boolean"
+        ))),
     }
 }
 
@@ -226,7 +401,8 @@ impl FileConfig {
     /// Read and parse a YAML file. Errors name the file (and the line).
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_yaml_ng::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+        serde_yaml_ng::from_str(&text)
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))
     }
 }
 
@@ -238,7 +414,9 @@ impl Settings {
             .or(file.secrets_manager)
             .unwrap_or_else(|| "managed-local".into());
         let (provider, mode) = parse_provider(secrets_manager.trim())?;
-        let prefix = env("SECRET_MANAGER_PREFIX").or(file.prefix).unwrap_or_default();
+        let prefix = env("SECRET_MANAGER_PREFIX")
+            .or(file.prefix)
+            .unwrap_or_default();
         let tag_entries = match env("SECRET_MANAGER_TAGS") {
             Some(s) => tags_from_env(&s),
             None => file.tags.unwrap_or_default(),
@@ -249,7 +427,12 @@ impl Settings {
             let v = scalar(&k, v)?;
             parameters.insert(k, v);
         }
+        let applicable = provider_parameters(provider);
         for (param, var) in PARAMETER_ENV {
+            // Another provider's variables (VAULT_ADDR while using AWS) are not ours.
+            if !applicable.contains(param) {
+                continue;
+            }
             if let Some(v) = env(var) {
                 parameters.insert(param.to_string(), v);
             }
@@ -258,20 +441,18 @@ impl Settings {
         let cluster_name = env("OPENMETADATA_CLUSTER_NAME")
             .or(file.cluster_name)
             .unwrap_or_else(|| "openmetadata".into());
-        let home = env("OM_SECRETS_HOME").map(PathBuf::from).or(file.home).unwrap_or_else(|| ".om-secrets".into());
-        let plugins = file.plugins.unwrap_or_default();
-        let plugin_dir = env("OM_SECRETS_PLUGINS").map(PathBuf::from).or(plugins.directory);
-        let l = file.limits.unwrap_or_default();
-        let d = Limits::default();
-        let limits = Limits {
-            memory_bytes: l.memory_mib.map(|m| m << 20).unwrap_or(d.memory_bytes),
-            time: l.time_ms.map(Duration::from_millis).unwrap_or(d.time),
-            max_input_bytes: l.max_input_bytes.unwrap_or(d.max_input_bytes),
-            max_fields: l.max_fields.unwrap_or(d.max_fields),
-        };
-        if limits.memory_bytes < (1 << 20) || limits.time.is_zero() {
-            return Err(Error::Config("limits: memoryMiB must be at least 1 and timeMs above 0".into()));
-        }
+        let home = env("OM_SECRETS_HOME")
+            .map(PathBuf::from)
+            .or(file.home)
+            .unwrap_or_else(|| ".om-secrets".into());
+        let cache_dir = env("OM_SECRETS_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home.join("cache"));
+        let plugins = file
+            .plugins
+            .unwrap_or_default()
+            .resolve(env("OM_SECRETS_PLUGINS").map(PathBuf::from))?;
+        let limits = file.limits.unwrap_or_default().resolve()?;
         Ok(Settings {
             secrets_manager,
             provider,
@@ -282,8 +463,8 @@ impl Settings {
             fernet_key,
             cluster_name,
             home,
-            plugin_dir,
-            builtin_plugins: plugins.builtin.unwrap_or(true),
+            cache_dir,
+            plugins,
             limits,
         })
     }
@@ -299,10 +480,20 @@ impl Settings {
 
     /// A parameter, or a config error naming it and its variable.
     pub fn parameter(&self, name: &str) -> Result<&str> {
-        self.parameters.get(name).map(String::as_str).ok_or_else(|| {
-            let var = PARAMETER_ENV.iter().find(|(p, _)| *p == name).map(|(_, v)| format!(" (or {v})")).unwrap_or_default();
-            Error::Config(format!("secretsManager `{}` needs parameters.{name}{var}", self.secrets_manager))
-        })
+        self.parameters
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| {
+                let var = PARAMETER_ENV
+                    .iter()
+                    .find(|(p, _)| *p == name)
+                    .map(|(_, v)| format!(" (or {v})"))
+                    .unwrap_or_default();
+                Error::Config(format!(
+                    "secretsManager `{}` needs parameters.{name}{var}",
+                    self.secrets_manager
+                ))
+            })
     }
 }
 
@@ -320,7 +511,7 @@ mod tests {
         assert_eq!((s.provider, s.mode), (Provider::Local, Mode::Managed));
         assert_eq!(s.cluster_name, "openmetadata");
         assert_eq!(s.home, PathBuf::from(".om-secrets"));
-        assert!(s.fernet_key.is_none() && s.builtin_plugins);
+        assert!(s.fernet_key.is_none() && s.plugins == PluginPolicy::default());
     }
 
     #[test]
@@ -339,7 +530,13 @@ mod tests {
         let s = Settings::resolve(file, env).unwrap();
         assert_eq!((s.provider, s.mode), (Provider::Aws, Mode::Managed));
         assert_eq!(s.prefix, "p");
-        assert_eq!(s.tags, vec![("team".into(), "data".into()), ("env".into(), "prod".into())]);
+        assert_eq!(
+            s.tags,
+            vec![
+                ("team".into(), "data".into()),
+                ("env".into(), "prod".into())
+            ]
+        );
         assert_eq!(s.parameters["region"], "us-east-1");
         assert_eq!(s.parameters["kvVersion"], "1");
         assert_eq!(s.cluster_name, "c");
@@ -348,20 +545,105 @@ mod tests {
 
     #[test]
     fn modes() {
-        assert_eq!(parse_provider("aws").unwrap(), (Provider::Aws, Mode::NonManaged));
-        assert_eq!(parse_provider("managed-vault").unwrap(), (Provider::Vault, Mode::Managed));
-        assert_eq!(parse_provider("in-memory").unwrap(), (Provider::InMemory, Mode::Managed));
+        assert_eq!(
+            parse_provider("aws").unwrap(),
+            (Provider::Aws, Mode::NonManaged)
+        );
+        assert_eq!(
+            parse_provider("managed-vault").unwrap(),
+            (Provider::Vault, Mode::Managed)
+        );
+        assert_eq!(
+            parse_provider("in-memory").unwrap(),
+            (Provider::InMemory, Mode::Managed)
+        );
         assert!(parse_provider("managed-db").is_err());
-        assert!(parse_provider("gcp").unwrap_err().to_string().contains("does not support"));
+        assert!(
+            parse_provider("gcp")
+                .unwrap_err()
+                .to_string()
+                .contains("does not support")
+        );
     }
 
     #[test]
     fn unknown_keys_and_bad_tags_are_errors() {
-        let e = serde_yaml_ng::from_str::<FileConfig>("secretManager: db\n").unwrap_err().to_string();
+        let e = serde_yaml_ng::from_str::<FileConfig>("secretManager: db\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("secretManager"), "{e}");
-        let e = serde_yaml_ng::from_str::<FileConfig>("plugins: {dir: x}\n").unwrap_err().to_string();
+        let e = serde_yaml_ng::from_str::<FileConfig>("plugins: {dir: x}\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("dir"), "{e}");
+        let e =
+            serde_yaml_ng::from_str::<FileConfig>("plugins: {allow: [{file: a.wasm, sha: x}]}\n")
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("sha"), "{e}");
         let file: FileConfig = serde_yaml_ng::from_str("tags: [nocolon]\n").unwrap();
-        assert!(Settings::resolve(file, no_env).unwrap_err().to_string().contains("nocolon"));
+        assert!(
+            Settings::resolve(file, no_env)
+                .unwrap_err()
+                .to_string()
+                .contains("nocolon")
+        );
+    }
+    #[test]
+    fn plugin_grants_and_limits() {
+        let d = "AB".repeat(32);
+        let file: FileConfig = serde_yaml_ng::from_str(&format!(
+            "plugins:\n  directory: /p\n  builtin: [database]\n  allow:\n    - {{file: a.wasm, sha256: {d}, connectorTypes: [A]}}\n\
+             limits: {{maxOutputBytes: 4096, timeMs: 50}}\n"
+        ))
+        .unwrap();
+        let s = Settings::resolve(file, no_env).unwrap();
+        assert_eq!(
+            s.plugins.builtin,
+            BuiltinSelection::Only(vec!["database".into()])
+        );
+        assert_eq!(
+            s.plugins.allow[0].sha256.as_deref(),
+            Some(d.to_lowercase().as_str())
+        );
+        assert_eq!(
+            s.plugins.allow[0].connector_types,
+            Some(vec!["A".to_string()])
+        );
+        assert!(!s.plugins.allow_unpinned);
+        assert_eq!(
+            (s.limits.max_output_bytes, s.limits.time),
+            (4096, Duration::from_millis(50))
+        );
+        let env = |k: &str| (k == "OM_SECRETS_PLUGINS").then(|| "/q".to_string());
+        let file: FileConfig =
+            serde_yaml_ng::from_str("plugins: {directory: /p, builtin: false}\n").unwrap();
+        let s = Settings::resolve(file, env).unwrap();
+        assert_eq!(
+            (s.plugins.directory, s.plugins.builtin),
+            (Some(PathBuf::from("/q")), BuiltinSelection::None)
+        );
+        for (yaml, want) in [
+            (
+                "plugins: {directory: /p, allow: [{file: a.wasm}]}\n",
+                "sha256 is required",
+            ),
+            ("limits: {maxOutputBytes: 10}\n", "maxOutputBytes"),
+            ("limits: {memoryMiB: 0}\n", "memoryMiB"),
+        ] {
+            let file: FileConfig = serde_yaml_ng::from_str(yaml).unwrap();
+            let e = Settings::resolve(file, no_env).unwrap_err().to_string();
+            assert!(e.contains(want), "{e} should contain {want}");
+        }
+        let file: FileConfig = serde_yaml_ng::from_str(
+            "plugins: {directory: /p, allow: [{file: a.wasm}], allowUnpinned: true}\n",
+        )
+        .unwrap();
+        assert!(
+            Settings::resolve(file, no_env)
+                .unwrap()
+                .plugins
+                .allow_unpinned
+        );
     }
 }

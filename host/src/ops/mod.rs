@@ -113,11 +113,25 @@ pub fn fernet_keys(settings: &Settings) -> Result<FernetKeys> {
 
 impl SecretsManager {
     /// Assemble a manager from parts (tests, embedders).
-    pub fn new(mode: Mode, fernet: FernetKeys, store: Option<Arc<dyn SecretStore>>, ids: IdBuilder, plugins: Arc<Plugins>) -> Result<Self> {
+    pub fn new(
+        mode: Mode,
+        fernet: FernetKeys,
+        store: Option<Arc<dyn SecretStore>>,
+        ids: IdBuilder,
+        plugins: Arc<Plugins>,
+    ) -> Result<Self> {
         if mode != Mode::Db && store.is_none() {
-            return Err(Error::Config("managed and non-managed modes need a secret store".into()));
+            return Err(Error::Config(
+                "managed and non-managed modes need a secret store".into(),
+            ));
         }
-        Ok(SecretsManager { mode, fernet, store, ids, plugins })
+        Ok(SecretsManager {
+            mode,
+            fernet,
+            store,
+            ids,
+            plugins,
+        })
     }
 
     /// Build everything from settings: keys, store, sandbox and plugins.
@@ -126,7 +140,11 @@ impl SecretsManager {
         let store = crate::kms::open(settings).await?;
         let plugins = load_plugins(settings)?;
         let ids = IdBuilder::new(&settings.prefix, &settings.cluster_name);
-        let mode = if settings.provider == Provider::Db { Mode::Db } else { settings.mode };
+        let mode = if settings.provider == Provider::Db {
+            Mode::Db
+        } else {
+            settings.mode
+        };
         Self::new(mode, fernet, store, ids, Arc::new(plugins))
     }
 
@@ -160,15 +178,25 @@ impl SecretsManager {
             return Err(Error::input("", "the input must be a JSON object"));
         }
         let config = doc.pointer(&subject.config_pointer).ok_or_else(|| {
-            Error::input(subject.config_pointer.clone(), "the document has no connection config here")
+            Error::input(
+                subject.config_pointer.clone(),
+                "the document has no connection config here",
+            )
         })?;
-        let checked = self.plugins.discover(&subject.service_type, config).map_err(|e| match e {
-            // Pointers from the plugin are relative to the config.
-            Error::Input { pointer: Some(p), message } => {
-                Error::Input { pointer: Some(format!("{}{p}", subject.config_pointer)), message }
-            }
-            other => other,
-        })?;
+        let checked = self
+            .plugins
+            .discover(&subject.service_type, config)
+            .map_err(|e| match e {
+                // Pointers from the plugin are relative to the config.
+                Error::Input {
+                    pointer: Some(p),
+                    message,
+                } => Error::Input {
+                    pointer: Some(format!("{}{p}", subject.config_pointer)),
+                    message,
+                },
+                other => other,
+            })?;
         Ok(checked
             .into_iter()
             .map(|c| {
@@ -178,24 +206,36 @@ impl SecretsManager {
                     Some(name) => self.ids.id(&subject.kind, name, &segments),
                     None => segments.join("/"),
                 };
-                Field { pointer: format!("{}{}", subject.config_pointer, c.pointer), secret_id, treatment: c.treatment }
+                Field {
+                    pointer: format!("{}{}", subject.config_pointer, c.pointer),
+                    secret_id,
+                    treatment: c.treatment,
+                }
             })
             .collect())
     }
 
     fn need_name(&self, subject: &Subject) -> Result<()> {
         if subject.name.is_none() {
-            return Err(Error::Input { pointer: None, message: "this operation needs the entity's name (--name)".into() });
+            return Err(Error::Input {
+                pointer: None,
+                message: "this operation needs the entity's name (--name)".into(),
+            });
         }
         Ok(())
     }
 }
 
-/// Load the sandbox and plugins the settings name.
+/// Load the sandbox and the plugins the settings allow (built-in ones, and the
+/// directory's granted and pinned ones). Any plugin refused at load stops
+/// start-up: see [`crate::plugin::registry`].
 pub fn load_plugins(settings: &Settings) -> Result<Plugins> {
-    let sandbox = Sandbox::new(settings.limits.clone()).map_err(|reason| Error::Plugin { plugin: "(engine)".into(), reason })?;
-    let cache = ComponentCache::new(settings.home.join("cache").join("components"));
-    Plugins::load(&sandbox, Some(&cache), settings.builtin_plugins, settings.plugin_dir.as_deref())
+    let sandbox = Sandbox::new(settings.limits.clone()).map_err(|reason| Error::Plugin {
+        plugin: "(engine)".into(),
+        reason,
+    })?;
+    let cache = ComponentCache::new(settings.cache_dir.join("components"));
+    Plugins::load(&sandbox, Some(&cache), &settings.plugins)
 }
 
 /// A string at a pointer, or `None` for null/missing.

@@ -16,11 +16,18 @@ use crate::{Error, Result};
 
 impl SecretsManager {
     /// Reveal every secret field of `doc`.
-    pub async fn reveal(&self, subject: &Subject, doc: &Value, keep_references: bool) -> Result<Value> {
+    pub async fn reveal(
+        &self,
+        subject: &Subject,
+        doc: &Value,
+        keep_references: bool,
+    ) -> Result<Value> {
         let fields = self.locate(subject, doc)?;
         let mut out = doc.clone();
         for f in fields.iter().filter(|f| f.treatment == Treatment::Secret) {
-            let Some(Value::String(value)) = doc.pointer(&f.pointer) else { continue };
+            let Some(Value::String(value)) = doc.pointer(&f.pointer) else {
+                continue;
+            };
             let plain = if is_tokenized(value) {
                 self.fernet.decrypt(value).map_err(|e| e.at(&f.pointer))?
             } else {

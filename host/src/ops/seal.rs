@@ -55,7 +55,9 @@ impl SecretsManager {
                 let plain = self.fernet.decrypt(value).map_err(|e| e.at(&f.pointer))?;
                 if managed && reference(&plain).is_none() && !plain.is_empty() {
                     // A value sealed in `db` mode: move it into the store.
-                    let stored = self.fernet.encrypt(&format!("{REFERENCE_PREFIX}{}", f.secret_id));
+                    let stored = self
+                        .fernet
+                        .encrypt(&format!("{REFERENCE_PREFIX}{}", f.secret_id));
                     puts.push((f.secret_id.clone(), plain));
                     set(&mut out, &f.pointer, Value::String(stored));
                 }
@@ -63,17 +65,25 @@ impl SecretsManager {
             }
             if let Some(id) = reference(value) {
                 if id.is_empty() {
-                    return Err(Error::input(f.pointer.clone(), "`secret:` reference without an id"));
+                    return Err(Error::input(
+                        f.pointer.clone(),
+                        "`secret:` reference without an id",
+                    ));
                 }
                 if self.store.is_some() {
                     references.push((f.pointer.clone(), id.to_string()));
                 }
-                set(&mut out, &f.pointer, Value::String(self.fernet.encrypt(value)));
+                set(
+                    &mut out,
+                    &f.pointer,
+                    Value::String(self.fernet.encrypt(value)),
+                );
                 continue;
             }
             let stored = if managed {
                 puts.push((f.secret_id.clone(), Zeroizing::new(value.to_string())));
-                self.fernet.encrypt(&format!("{REFERENCE_PREFIX}{}", f.secret_id))
+                self.fernet
+                    .encrypt(&format!("{REFERENCE_PREFIX}{}", f.secret_id))
             } else {
                 self.fernet.encrypt(value)
             };
@@ -84,7 +94,11 @@ impl SecretsManager {
         if let Some(store) = &self.store {
             for (pointer, id) in &references {
                 if store.get(id).await?.is_none() {
-                    return Err(Error::MissingSecret { pointer: pointer.clone(), id: id.clone(), store: store.name().into() });
+                    return Err(Error::MissingSecret {
+                        pointer: pointer.clone(),
+                        id: id.clone(),
+                        store: store.name().into(),
+                    });
                 }
             }
             for (id, value) in &puts {

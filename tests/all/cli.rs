@@ -1,0 +1,426 @@
+//! The CLI contract: JSON in, JSON out, errors on stderr with exit status 1;
+//! discovery and secret ids; masking; merging; bad input.
+
+use serde_json::{Value, json};
+
+use crate::util::{Om, assert_absent, strings};
+
+fn fields(om: &Om, name: &str, doc: &Value) -> Vec<(String, String)> {
+    let out = om.json(
+        &["fields", "--service-type", "database", "--name", name],
+        doc,
+    );
+    out.as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["pointer"].as_str().unwrap().to_string(),
+                f["secretId"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn secret_ids_across_connectors_and_auth_variants() {
+    let om = Om::new();
+    let cases = [
+        (
+            json!({"type": "Mysql", "authType": {"password": "p"}}),
+            vec![(
+                "/authType/password",
+                "/openmetadata/database/mysql-test/authtype/password",
+            )],
+        ),
+        (
+            json!({"type": "Mysql", "authType": {"awsConfig": {"awsSecretAccessKey": "k", "awsRegion": "eu-west-1"}}}),
+            vec![(
+                "/authType/awsConfig/awsSecretAccessKey",
+                "/openmetadata/database/mysql-test/authtype/awsconfig/awssecretaccesskey",
+            )],
+        ),
+        (
+            json!({"type": "Postgres", "authType": {"azureConfig": {"clientSecret": "c", "clientId": "id"}}}),
+            vec![(
+                "/authType/azureConfig/clientSecret",
+                "/openmetadata/database/mysql-test/authtype/azureconfig/clientsecret",
+            )],
+        ),
+        (
+            json!({"type": "BigQuery", "credentials": {"gcpConfig": {"type": "service_account", "privateKey": "pk", "clientEmail": "e"}}}),
+            vec![(
+                "/credentials/gcpConfig/privateKey",
+                "/openmetadata/database/mysql-test/credentials/gcpconfig/privatekey",
+            )],
+        ),
+        (
+            json!({"type": "Databricks", "authType": {"token": "dapi"}, "hostPort": "h:443", "httpPath": "/sql"}),
+            vec![(
+                "/authType/token",
+                "/openmetadata/database/mysql-test/authtype/token",
+            )],
+        ),
+        (
+            json!({"type": "Databricks", "authType": {"clientId": "id", "clientSecret": "s"}}),
+            vec![(
+                "/authType/clientSecret",
+                "/openmetadata/database/mysql-test/authtype/clientsecret",
+            )],
+        ),
+        (
+            json!({"type": "Snowflake", "privateKey": "pem", "snowflakePrivatekeyPassphrase": "pp", "password": "pw"}),
+            vec![
+                ("/password", "/openmetadata/database/mysql-test/password"),
+                (
+                    "/privateKey",
+                    "/openmetadata/database/mysql-test/privatekey",
+                ),
+                (
+                    "/snowflakePrivatekeyPassphrase",
+                    "/openmetadata/database/mysql-test/snowflakeprivatekeypassphrase",
+                ),
+            ],
+        ),
+        (
+            json!({"type": "Redshift", "authType": {"password": "p"}, "sslConfig": {"caCertificate": "ca", "sslKey": "key"}}),
+            vec![
+                (
+                    "/authType/password",
+                    "/openmetadata/database/mysql-test/authtype/password",
+                ),
+                (
+                    "/sslConfig/caCertificate",
+                    "/openmetadata/database/mysql-test/sslconfig/cacertificate",
+                ),
+                (
+                    "/sslConfig/sslKey",
+                    "/openmetadata/database/mysql-test/sslconfig/sslkey",
+                ),
+            ],
+        ),
+        (
+            json!({"type": "Athena", "awsConfig": {"awsSecretAccessKey": "k", "awsRegion": "r"}, "s3StagingDir": "s3://x"}),
+            vec![(
+                "/awsConfig/awsSecretAccessKey",
+                "/openmetadata/database/mysql-test/awsconfig/awssecretaccesskey",
+            )],
+        ),
+        (
+            json!({"type": "Mysql", "sampleDataStorageConfig": {"config": {"bucketName": "b", "storageConfig": {"awsSecretAccessKey": "k", "awsRegion": "r"}}}}),
+            vec![(
+                "/sampleDataStorageConfig/config/storageConfig/awsSecretAccessKey",
+                "/openmetadata/database/mysql-test/sampledatastorageconfig/config/storageconfig/awssecretaccesskey",
+            )],
+        ),
+    ];
+    for (doc, want) in cases {
+        let mut got = fields(&om, "mysql-test", &doc);
+        got.sort();
+        let want: Vec<(String, String)> = want
+            .into_iter()
+            .map(|(a, b)| (a.into(), b.into()))
+            .collect();
+        assert_eq!(got, want, "for {doc}");
+    }
+    // Names are sanitised as OpenMetadata does.
+    let got = fields(
+        &om,
+        "Test Name",
+        &json!({"type": "Mysql", "authType": {"password": "p"}}),
+    );
+    assert_eq!(
+        got[0].1,
+        "/openmetadata/database/test_name/authtype/password"
+    );
+}
+
+#[test]
+fn mask_hides_every_secret_and_nothing_else() {
+    let om = Om::new();
+    let plain = json!({
+        "type": "Mysql", "username": "user-visible", "hostPort": "h:1",
+        "authType": {"password": "pw-hidden"},
+        "sslConfig": {"caCertificate": "ca-hidden", "sslKey": "key-hidden"},
+        "connectionOptions": {"ssl_mode": "REQUIRED", "Password": "opt-hidden"},
+        "connectionArguments": {"timeout": "10"}
+    });
+    let masked = om.json(&["mask", "--service-type", "database"], &plain);
+    let mut expected = plain.clone();
+    for p in [
+        "/authType/password",
+        "/sslConfig/caCertificate",
+        "/sslConfig/sslKey",
+        "/connectionOptions/Password",
+    ] {
+        *expected.pointer_mut(p).unwrap() = json!("*********");
+    }
+    assert_eq!(masked, expected);
+    // The stored form masks the same way, and no token or reference shows.
+    let stored = om.json(
+        &["seal", "--service-type", "database", "--name", "m"],
+        &plain,
+    );
+    let masked_stored = om.json(&["mask", "--service-type", "database"], &stored);
+    assert_eq!(masked_stored, expected);
+    for s in strings(&masked_stored) {
+        assert!(!s.starts_with("fernet:") && !s.starts_with("secret:"));
+    }
+}
+
+#[test]
+fn merge_keeps_stored_secrets_behind_the_mask() {
+    let om = Om::new();
+    let plain = json!({"type": "Mysql", "username": "u", "authType": {"password": "old-pw"}, "sslConfig": {"caCertificate": "old-ca"}});
+    let stored = om.json(
+        &["seal", "--service-type", "database", "--name", "svc"],
+        &plain,
+    );
+    let stored_file = om.home.path().join("stored.json");
+    std::fs::write(&stored_file, stored.to_string()).unwrap();
+
+    // The UI saw the mask, changed the user and the CA, left the password.
+    let mut incoming = om.json(&["mask", "--service-type", "database"], &stored);
+    incoming["username"] = json!("u2");
+    incoming["sslConfig"]["caCertificate"] = json!("new-ca");
+    let merged = om.json(
+        &[
+            "merge",
+            "--service-type",
+            "database",
+            "--stored",
+            stored_file.to_str().unwrap(),
+        ],
+        &incoming,
+    );
+    assert_eq!(
+        merged["authType"]["password"],
+        stored["authType"]["password"]
+    );
+    let resealed = om.json(
+        &["seal", "--service-type", "database", "--name", "svc"],
+        &merged,
+    );
+    let revealed = om.json(
+        &["reveal", "--service-type", "database", "--name", "svc"],
+        &resealed,
+    );
+    assert_eq!(
+        revealed,
+        json!({"type": "Mysql", "username": "u2", "authType": {"password": "old-pw"}, "sslConfig": {"caCertificate": "new-ca"}})
+    );
+
+    // A mask with nothing stored behind it is refused, and a mask is never sealed.
+    let mut orphan = incoming.clone();
+    orphan["sslConfig"]["sslKey"] = json!("*********");
+    let r = om.run(
+        &[
+            "merge",
+            "--service-type",
+            "database",
+            "--stored",
+            stored_file.to_str().unwrap(),
+        ],
+        &orphan.to_string(),
+    );
+    assert!(r.err().contains("/sslConfig/sslKey"), "{}", r.stderr);
+    let before = om.store_bytes();
+    let r = om.run(
+        &["seal", "--service-type", "database", "--name", "svc"],
+        &incoming.to_string(),
+    );
+    assert!(r.err().contains("mask"), "{}", r.stderr);
+    assert_eq!(om.store_bytes(), before);
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_writes_nothing() {
+    let om = Om::new();
+    let seal = ["seal", "--service-type", "database", "--name", "x"];
+    let cases: &[(&[&str], &str, &[&str])] = &[
+        (
+            &seal,
+            "{\"type\": \"Mysql\", \"authType\": {\"password\": \"hunter2\"",
+            &["not valid JSON", "line 1"],
+        ),
+        (&seal, "[1, 2]", &["JSON object"]),
+        (&seal, "\"hunter2\"", &["JSON object"]),
+        (
+            &seal,
+            "{\"type\": \"NoSuchDb\", \"password\": \"hunter2\"}",
+            &[
+                "unknown connector type `NoSuchDb`",
+                "`database`",
+                "Mysql",
+                "Postgres",
+            ],
+        ),
+        (
+            &seal,
+            "{\"password\": \"hunter2\"}",
+            &["/type", "no `type`"],
+        ),
+        (
+            &seal,
+            "{\"type\": \"Mysql\", \"authType\": {\"password\": 5}}",
+            &["/authType/password", "string or null"],
+        ),
+        (
+            &["seal", "--service-type", "nosuch", "--name", "x"],
+            "{\"type\": \"Mysql\"}",
+            &["unknown service type `nosuch`", "database"],
+        ),
+        (
+            &["seal", "--service-type", "database"],
+            "{\"type\": \"Mysql\"}",
+            &["--name"],
+        ),
+    ];
+    for (args, input, wants) in cases {
+        let r = om.run(args, input);
+        let err = r.err();
+        for w in *wants {
+            assert!(
+                err.contains(w),
+                "`{input}`: error should mention {w}: {err}"
+            );
+        }
+        assert!(!err.contains("hunter2"), "an error echoed a secret: {err}");
+        assert!(om.store_ids().is_empty(), "a failed seal wrote the store");
+    }
+    // An unknown config key is refused, naming it.
+    std::fs::write(
+        om.home.path().join("bad.yaml"),
+        "secretsManager: db\nsecretManagerPrefix: x\n",
+    )
+    .unwrap();
+    let r = om.run(&["--config", "bad.yaml", "plugins"], "");
+    assert!(
+        r.err().contains("secretManagerPrefix") && r.stderr.contains("bad.yaml"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn plugins_lists_every_service_type_with_digests() {
+    let om = Om::new();
+    let out = om.json(&["plugins"], &Value::Null);
+    let list = out.as_array().unwrap();
+    let mut types: Vec<&str> = list
+        .iter()
+        .map(|p| p["serviceType"].as_str().unwrap())
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        [
+            "api",
+            "dashboard",
+            "database",
+            "drive",
+            "llm",
+            "mcp",
+            "messaging",
+            "metadata",
+            "mlmodel",
+            "pipeline",
+            "search",
+            "security",
+            "storage"
+        ]
+    );
+    let db = list
+        .iter()
+        .find(|p| p["serviceType"] == "database")
+        .unwrap();
+    assert_eq!(db["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(db["witVersion"], "0.1.0");
+    let cts: Vec<&str> = db["connectorTypes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    for c in [
+        "Mysql",
+        "Postgres",
+        "MariaDB",
+        "Mssql",
+        "Oracle",
+        "Redshift",
+        "Snowflake",
+        "BigQuery",
+        "Databricks",
+        "Trino",
+        "Clickhouse",
+        "Hive",
+        "Athena",
+        "Glue",
+        "Salesforce",
+    ] {
+        assert!(cts.contains(&c), "database plugin lacks {c}");
+    }
+}
+
+#[test]
+fn fernet_commands() {
+    let key = om_secrets::fernet::FernetKeys::generate_key();
+    let om = Om::new().with("FERNET_KEY", &key);
+    let token = om.run(&["fernet", "encrypt"], "plain text\n");
+    assert_eq!(token.code, 0);
+    let token = token.stdout.trim().to_string();
+    assert!(token.starts_with("fernet:"));
+    assert_eq!(
+        om.run(&["fernet", "encrypt"], &token).stdout.trim(),
+        token,
+        "never encrypted twice"
+    );
+    assert_eq!(
+        om.run(&["fernet", "decrypt"], &token).stdout,
+        "plain text\n"
+    );
+    let keygen = om.run(&["fernet", "keygen"], "");
+    assert_eq!(keygen.stdout.trim().len(), 44);
+    let bad = Om::new().with("FERNET_KEY", "not-a-key");
+    let r = bad.run(&["fernet", "encrypt"], "x");
+    let err = r.err();
+    assert!(
+        err.contains("Fernet key number 1") && !err.contains("not-a-key"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_embedded_default_creates_its_key_and_store() {
+    let om = Om::new();
+    let plain = json!({"type": "Mysql", "authType": {"password": "embedded-pw"}});
+    let stored = om.json(
+        &["seal", "--service-type", "database", "--name", "e"],
+        &plain,
+    );
+    assert_absent(&stored, "embedded-pw");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(om.path("fernet.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert_eq!(
+        om.json(
+            &["reveal", "--service-type", "database", "--name", "e"],
+            &stored
+        ),
+        plain
+    );
+    let demo = om.run(&["demo"], "");
+    assert_eq!(demo.code, 0, "{}", demo.stderr);
+    assert!(
+        demo.stdout
+            .contains("/openmetadata/database/mysql-demo/authtype/password")
+    );
+    assert!(!demo.stdout.contains("NO"));
+}

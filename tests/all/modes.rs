@@ -1,0 +1,362 @@
+//! The three modes' stored forms, round trips, idempotence and migration,
+//! through the CLI on the embedded store.
+
+use om_secrets::fernet::FernetKeys;
+use serde_json::{Value, json};
+
+use crate::util::{Om, assert_absent};
+
+const KEY: &str = "jJ/9sz0g0OHxsfxOoSfdFdmk3ysNmPRnH3TUAbz3IHA=";
+
+fn mysql() -> Value {
+    json!({
+        "type": "Mysql",
+        "username": "om",
+        "authType": {"password": "mysql-Pa55"},
+        "hostPort": "db:3306",
+        "sslConfig": {"caCertificate": "-----CA-CERT-----"},
+        "connectionOptions": {"ssl_mode": "REQUIRED", "api_key": "opt-api-key"}
+    })
+}
+
+const SECRETS: &[(&str, &str)] = &[
+    ("/authType/password", "mysql-Pa55"),
+    ("/sslConfig/caCertificate", "-----CA-CERT-----"),
+    ("/connectionOptions/api_key", "opt-api-key"),
+];
+
+fn decrypt(v: &Value, pointer: &str) -> String {
+    let token = v
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no string at {pointer} in {v}"));
+    assert!(
+        token.starts_with("fernet:"),
+        "{pointer} is not sealed: {token}"
+    );
+    FernetKeys::parse(KEY)
+        .unwrap()
+        .decrypt(token)
+        .unwrap()
+        .to_string()
+}
+
+fn seal(om: &Om, doc: &Value) -> Value {
+    om.json(
+        &["seal", "--service-type", "database", "--name", "mysql-test"],
+        doc,
+    )
+}
+
+fn reveal(om: &Om, doc: &Value) -> Value {
+    om.json(
+        &[
+            "reveal",
+            "--service-type",
+            "database",
+            "--name",
+            "mysql-test",
+        ],
+        doc,
+    )
+}
+
+/// Everything but the secret fields is untouched.
+fn assert_same_outside_secrets(a: &Value, b: &Value) {
+    let (mut a, mut b) = (a.clone(), b.clone());
+    for (p, _) in SECRETS {
+        *a.pointer_mut(p).unwrap() = Value::Null;
+        *b.pointer_mut(p).unwrap() = Value::Null;
+    }
+    assert_eq!(a, b);
+}
+
+#[test]
+fn db_mode_encrypts_in_place() {
+    let om = Om::new()
+        .with("SECRET_MANAGER", "db")
+        .with("FERNET_KEY", KEY);
+    let stored = seal(&om, &mysql());
+    for (p, v) in SECRETS {
+        assert_absent(&stored, v);
+        assert_eq!(decrypt(&stored, p), *v);
+    }
+    assert_same_outside_secrets(&stored, &mysql());
+    assert!(
+        om.store_bytes().is_none(),
+        "db mode must not create a store"
+    );
+    assert_eq!(reveal(&om, &stored), mysql());
+}
+
+#[test]
+fn managed_mode_stores_in_the_kms_under_openmetadata_ids() {
+    let om = Om::new().with("FERNET_KEY", KEY); // the embedded default: managed-local
+    let stored = seal(&om, &mysql());
+    let ids = [
+        "/openmetadata/database/mysql-test/authtype/password",
+        "/openmetadata/database/mysql-test/connectionoptions/api_key",
+        "/openmetadata/database/mysql-test/sslconfig/cacertificate",
+    ];
+    assert_eq!(om.store_ids(), ids);
+    assert_eq!(
+        decrypt(&stored, "/authType/password"),
+        "secret:/openmetadata/database/mysql-test/authtype/password"
+    );
+    for (_, v) in SECRETS {
+        assert_absent(&stored, v);
+    }
+    let raw = String::from_utf8(om.store_bytes().unwrap()).unwrap();
+    for (_, v) in SECRETS {
+        assert!(!raw.contains(v), "store file holds a plaintext value");
+    }
+    assert_eq!(reveal(&om, &stored), mysql());
+    let refs = om.json(
+        &[
+            "reveal",
+            "--service-type",
+            "database",
+            "--name",
+            "mysql-test",
+            "--keep-references",
+        ],
+        &stored,
+    );
+    assert_eq!(
+        refs["authType"]["password"],
+        "secret:/openmetadata/database/mysql-test/authtype/password"
+    );
+}
+
+#[test]
+fn prefix_and_cluster_name_shape_the_ids() {
+    let om = Om::new()
+        .with("FERNET_KEY", KEY)
+        .with("SECRET_MANAGER_PREFIX", "prefix")
+        .with("OPENMETADATA_CLUSTER_NAME", "Prod Cluster");
+    seal(
+        &om,
+        &json!({"type": "Mysql", "authType": {"password": "x"}}),
+    );
+    assert_eq!(
+        om.store_ids(),
+        ["/prefix/prod_cluster/database/mysql-test/authtype/password"]
+    );
+}
+
+#[test]
+fn non_managed_mode_passes_references_and_encrypts_the_rest() {
+    let om = Om::new()
+        .with("SECRET_MANAGER", "managed-local")
+        .with("FERNET_KEY", KEY);
+    // A secret the user keeps in the store themselves.
+    seal(
+        &om,
+        &json!({"type": "Mysql", "authType": {"password": "team-secret"}}),
+    );
+    let user_ref = "secret:/openmetadata/database/mysql-test/authtype/password";
+
+    let om = Om {
+        home: om.home,
+        vars: vec![
+            ("SECRET_MANAGER".into(), "local".into()),
+            ("FERNET_KEY".into(), KEY.into()),
+        ],
+    };
+    let before = om.store_bytes();
+    let doc = json!({"type": "Mysql", "authType": {"password": user_ref}, "sslConfig": {"caCertificate": "ca-pem"}});
+    let stored = om.json(
+        &["seal", "--service-type", "database", "--name", "other"],
+        &doc,
+    );
+    assert_eq!(decrypt(&stored, "/authType/password"), user_ref);
+    assert_eq!(decrypt(&stored, "/sslConfig/caCertificate"), "ca-pem");
+    assert_eq!(
+        om.store_bytes(),
+        before,
+        "non-managed mode never writes the store"
+    );
+    let plain = om.json(
+        &["reveal", "--service-type", "database", "--name", "other"],
+        &stored,
+    );
+    assert_eq!(plain["authType"]["password"], "team-secret");
+
+    let missing = json!({"type": "Mysql", "authType": {"password": "secret:/team/nope"}});
+    let r = om.run(
+        &["seal", "--service-type", "database", "--name", "other"],
+        &missing.to_string(),
+    );
+    let err = r.err();
+    assert!(
+        err.contains("/authType/password")
+            && err.contains("/team/nope")
+            && err.contains("does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn managed_mode_keeps_user_references() {
+    let om = Om::new().with("FERNET_KEY", KEY);
+    seal(
+        &om,
+        &json!({"type": "Mysql", "authType": {"password": "v"}}),
+    );
+    let r = "secret:/openmetadata/database/mysql-test/authtype/password";
+    let stored = om.json(
+        &["seal", "--service-type", "database", "--name", "copy"],
+        &json!({"type": "Mysql", "authType": {"password": r}}),
+    );
+    assert_eq!(decrypt(&stored, "/authType/password"), r);
+    assert_eq!(om.store_ids().len(), 1, "a reference is not copied");
+}
+
+#[test]
+fn sealing_twice_changes_and_writes_nothing() {
+    for mode in ["db", "managed-local"] {
+        let om = Om::new()
+            .with("SECRET_MANAGER", mode)
+            .with("FERNET_KEY", KEY);
+        let once = seal(&om, &mysql());
+        let bytes = om.store_bytes();
+        let twice = seal(&om, &once);
+        assert_eq!(twice, once, "{mode}: sealing a sealed config changed it");
+        assert_eq!(
+            om.store_bytes(),
+            bytes,
+            "{mode}: sealing a sealed config wrote the store"
+        );
+    }
+}
+
+#[test]
+fn db_sealed_configs_migrate_into_the_store() {
+    let om = Om::new()
+        .with("SECRET_MANAGER", "db")
+        .with("FERNET_KEY", KEY);
+    let db_stored = seal(&om, &mysql());
+    let om = Om {
+        home: om.home,
+        vars: vec![
+            ("SECRET_MANAGER".into(), "managed-local".into()),
+            ("FERNET_KEY".into(), KEY.into()),
+        ],
+    };
+    let managed = seal(&om, &db_stored);
+    assert_eq!(
+        decrypt(&managed, "/authType/password"),
+        "secret:/openmetadata/database/mysql-test/authtype/password"
+    );
+    assert_eq!(om.store_ids().len(), 3);
+    assert_eq!(reveal(&om, &managed), mysql());
+    assert_eq!(seal(&om, &managed), managed, "migration is idempotent");
+}
+
+#[test]
+fn clearing_a_secret_deletes_it_and_never_stores_null() {
+    let om = Om::new().with("FERNET_KEY", KEY);
+    let stored = seal(&om, &mysql());
+    let mut cleared = stored.clone();
+    cleared["authType"]["password"] = Value::Null;
+    cleared["sslConfig"]["caCertificate"] = json!("");
+    let out = seal(&om, &cleared);
+    assert_eq!(out["authType"]["password"], Value::Null);
+    assert_eq!(out["sslConfig"]["caCertificate"], "");
+    assert_eq!(
+        om.store_ids(),
+        ["/openmetadata/database/mysql-test/connectionoptions/api_key"]
+    );
+    let raw = String::from_utf8(om.store_bytes().unwrap()).unwrap();
+    assert!(!raw.contains("\"null\""));
+}
+
+#[test]
+fn forget_deletes_own_secrets_only() {
+    let om = Om::new().with("FERNET_KEY", KEY);
+    seal(
+        &om,
+        &json!({"type": "Mysql", "authType": {"password": "team"}}),
+    );
+    let mine = om.json(
+        &["seal", "--service-type", "database", "--name", "svc"],
+        &json!({"type": "Mysql", "authType": {"password": "own"}, "sslConfig": {"caCertificate": "secret:/openmetadata/database/mysql-test/authtype/password"}}),
+    );
+    assert_eq!(om.store_ids().len(), 2);
+    let out = om.json(
+        &["forget", "--service-type", "database", "--name", "svc"],
+        &mine,
+    );
+    assert_eq!(
+        out["deleted"],
+        json!(["/openmetadata/database/svc/authtype/password"])
+    );
+    assert_eq!(
+        om.store_ids(),
+        ["/openmetadata/database/mysql-test/authtype/password"]
+    );
+    // The service can be re-created under the same name.
+    let again = om.json(
+        &["seal", "--service-type", "database", "--name", "svc"],
+        &json!({"type": "Mysql", "authType": {"password": "new"}}),
+    );
+    assert_eq!(
+        om.json(
+            &["reveal", "--service-type", "database", "--name", "svc"],
+            &again
+        )["authType"]["password"],
+        "new"
+    );
+}
+
+#[test]
+fn a_changed_key_is_a_clear_error() {
+    let om = Om::new()
+        .with("SECRET_MANAGER", "db")
+        .with("FERNET_KEY", KEY);
+    let stored = seal(&om, &mysql());
+    let other = Om::new()
+        .with("SECRET_MANAGER", "db")
+        .with("FERNET_KEY", &FernetKeys::generate_key());
+    let r = other.run(
+        &[
+            "reveal",
+            "--service-type",
+            "database",
+            "--name",
+            "mysql-test",
+        ],
+        &stored.to_string(),
+    );
+    let err = r.err();
+    assert!(
+        err.contains("/authType/password") && err.contains("Fernet key changed"),
+        "{err}"
+    );
+    // Rotation: new key first, old key still listed.
+    let rotated = Om::new().with("SECRET_MANAGER", "db").with(
+        "FERNET_KEY",
+        &format!("{},{KEY}", FernetKeys::generate_key()),
+    );
+    assert_eq!(reveal(&rotated, &stored), mysql());
+
+    let mut tampered = stored.clone();
+    let t = tampered["authType"]["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mid = t.len() / 2;
+    let flip = if &t[mid..mid + 1] == "A" { "B" } else { "A" };
+    tampered["authType"]["password"] = json!(format!("{}{flip}{}", &t[..mid], &t[mid + 1..]));
+    let r = om.run(
+        &[
+            "reveal",
+            "--service-type",
+            "database",
+            "--name",
+            "mysql-test",
+        ],
+        &tampered.to_string(),
+    );
+    assert!(r.err().contains("cannot decrypt"), "{}", r.stderr);
+}

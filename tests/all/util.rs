@@ -1,0 +1,229 @@
+//! Shared helpers: run the CLI in an isolated data directory, read the
+//! embedded store, start real servers.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// Environment variables that configure om-secrets: never inherited by a test.
+const CONFIG_VARS: &[&str] = &[
+    "SECRET_MANAGER",
+    "SECRET_MANAGER_PREFIX",
+    "SECRET_MANAGER_TAGS",
+    "FERNET_KEY",
+    "OPENMETADATA_CLUSTER_NAME",
+    "OM_SECRETS_HOME",
+    "OM_SECRETS_PLUGINS",
+    "OM_SECRETS_CACHE",
+    "OM_SECRETS_LOG",
+    "OM_SM_REGION",
+    "OM_SM_ACCESS_KEY_ID",
+    "OM_SM_ACCESS_KEY",
+    "OM_SM_ENDPOINT_URL",
+    "VAULT_ADDR",
+    "VAULT_TOKEN",
+    "VAULT_NAMESPACE",
+    "OM_SM_VAULT_MOUNT",
+    "OM_SM_VAULT_KV_VERSION",
+    "OM_SM_VAULT_ROLE_ID",
+    "OM_SM_VAULT_SECRET_ID",
+];
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A component cache shared by all tests (compiling 13 plugins per test would
+/// dominate the suite).
+pub fn shared_cache() -> PathBuf {
+    repo().join("target").join("test-cache")
+}
+
+/// One isolated om-secrets installation: its own data directory and env.
+pub struct Om {
+    pub home: tempfile::TempDir,
+    pub vars: Vec<(String, String)>,
+}
+
+/// What a CLI run gave.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        assert_eq!(self.code, 0, "om-secrets failed: {}", self.stderr);
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+
+    pub fn err(&self) -> &str {
+        assert_ne!(self.code, 0, "expected a failure, got: {}", self.stdout);
+        assert!(
+            self.stdout.is_empty(),
+            "a failure printed to stdout: {}",
+            self.stdout
+        );
+        &self.stderr
+    }
+}
+
+impl Om {
+    /// The embedded default (managed-local) in a fresh data directory.
+    pub fn new() -> Self {
+        Om {
+            home: tempfile::tempdir().unwrap(),
+            vars: Vec::new(),
+        }
+    }
+
+    /// Set a variable for every run.
+    pub fn with(mut self, k: &str, v: &str) -> Self {
+        self.vars.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_om-secrets"));
+        c.args(args).current_dir(self.home.path());
+        for v in CONFIG_VARS {
+            c.env_remove(v);
+        }
+        c.env("OM_SECRETS_HOME", self.home.path().join("home"));
+        c.env("OM_SECRETS_CACHE", shared_cache());
+        for (k, v) in &self.vars {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Run with `stdin` as input.
+    pub fn run(&self, args: &[&str], stdin: &str) -> Run {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn om-secrets");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = child.wait_with_output().unwrap();
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8(stdout).unwrap(),
+            stderr: String::from_utf8(stderr).unwrap(),
+        }
+    }
+
+    /// Run with a JSON document on stdin and parse stdout.
+    pub fn json(&self, args: &[&str], doc: &Value) -> Value {
+        self.run(args, &doc.to_string()).json()
+    }
+
+    /// Path inside the data directory.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.home.path().join("home").join(rel)
+    }
+
+    /// Ids in the embedded store (empty if it was never written).
+    pub fn store_ids(&self) -> Vec<String> {
+        match std::fs::read_to_string(self.path("store/secrets.json")) {
+            Ok(t) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                v["secrets"].as_object().unwrap().keys().cloned().collect()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The raw bytes of the store file (to prove nothing was written).
+    pub fn store_bytes(&self) -> Option<Vec<u8>> {
+        std::fs::read(self.path("store/secrets.json")).ok()
+    }
+}
+
+/// Every string anywhere in a JSON document.
+pub fn strings(v: &Value) -> Vec<&str> {
+    let mut out = Vec::new();
+    fn walk<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::String(s) => out.push(s),
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            Value::Object(m) => m.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    walk(v, &mut out);
+    out
+}
+
+/// Assert that no string of `doc` contains `secret`.
+pub fn assert_absent(doc: &Value, secret: &str) {
+    for s in strings(doc) {
+        assert!(!s.contains(secret), "secret value found in {doc}");
+    }
+}
+
+/// Run `tests/servers/servers.sh` with arguments; stdout on success.
+pub fn servers(args: &[&str]) -> String {
+    let out = Command::new("bash")
+        .arg(repo().join("tests/servers/servers.sh"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run servers.sh");
+    assert!(
+        out.status.success(),
+        "servers.sh {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The project's Python (with cryptography, boto3, …), running `code`.
+pub fn python(code: &str, stdin: &str) -> String {
+    servers(&["install"]);
+    let py = servers(&["env"])
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("PYTHON=").map(String::from))
+        .expect("servers.sh env prints PYTHON=");
+    let mut child = Command::new(py)
+        .args(["-c", code])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
