@@ -28,20 +28,44 @@ struct Cli {
     command: Command,
 }
 
-/// Which document is on stdin, and whose secrets it holds.
+/// Which document is on stdin, and whose secrets it holds: a service (its
+/// connection config or the whole entity), a bot user, an ingestion pipeline
+/// or a test-connection workflow.
 #[derive(Args, Clone)]
+#[group(skip)]
 struct Target {
-    /// Service type of the connection (database, dashboard, messaging, pipeline, …).
-    #[arg(long, value_name = "TYPE")]
-    service_type: String,
+    /// Service type of the connection (database, dashboard, messaging, pipeline, …);
+    /// stdin is its connection config or the whole service entity.
+    #[arg(long, value_name = "TYPE", group = "entity")]
+    service_type: Option<String>,
     /// The service's name (secret ids are built from it).
-    #[arg(long)]
+    #[arg(long, requires = "service_type")]
     name: Option<String>,
+    /// A bot: stdin is the bot's User entity (isBot, authenticationMechanism).
+    #[arg(long, value_name = "NAME", group = "entity")]
+    bot: Option<String>,
+    /// An ingestion pipeline: stdin is the IngestionPipeline entity (its dbt config).
+    #[arg(long, value_name = "NAME", group = "entity")]
+    pipeline: Option<String>,
+    /// A test-connection workflow: stdin is the automation Workflow entity.
+    #[arg(long, value_name = "NAME", group = "entity")]
+    workflow: Option<String>,
 }
 
 impl Target {
-    fn subject(&self) -> Subject {
-        Subject::service(&self.service_type, self.name.as_deref())
+    fn subject(&self, doc: &Value) -> Result<Subject> {
+        Ok(if let Some(st) = &self.service_type {
+            Subject::service_for(st, self.name.as_deref(), doc)
+        } else if let Some(name) = &self.bot {
+            om_secrets::ops::check_bot(doc)?;
+            Subject::bot(Some(name))
+        } else if let Some(name) = &self.pipeline {
+            Subject::pipeline(Some(name))
+        } else if let Some(name) = &self.workflow {
+            Subject::workflow(Some(name), doc)?
+        } else {
+            bail!("name what the input is: --service-type, --bot, --pipeline or --workflow")
+        })
     }
 }
 
@@ -142,8 +166,11 @@ fn print_json(v: &impl serde::Serialize) -> Result<()> {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OM_SECRETS_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("OM_SECRETS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    for d in om_secrets::kms::LOG_DIRECTIVES {
+        filter = filter.add_directive(d.parse().expect("static log directive"));
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -182,7 +209,7 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Seal(t) => {
             let doc = parse_json(&read_stdin_text()?, "stdin")?;
-            print_json(&manager.seal(&t.subject(), &doc).await?)
+            print_json(&manager.seal(&t.subject(&doc)?, &doc).await?)
         }
         Command::Reveal {
             target,
@@ -191,27 +218,27 @@ async fn run(cli: Cli) -> Result<()> {
             let doc = parse_json(&read_stdin_text()?, "stdin")?;
             print_json(
                 &manager
-                    .reveal(&target.subject(), &doc, keep_references)
+                    .reveal(&target.subject(&doc)?, &doc, keep_references)
                     .await?,
             )
         }
         Command::Mask(t) => {
             let doc = parse_json(&read_stdin_text()?, "stdin")?;
-            print_json(&manager.mask(&t.subject(), &doc)?)
+            print_json(&manager.mask(&t.subject(&doc)?, &doc)?)
         }
         Command::Merge { target, stored } => {
             let stored = read_json_file(&stored)?;
             let doc = parse_json(&read_stdin_text()?, "stdin")?;
-            print_json(&manager.merge(&target.subject(), &stored, &doc)?)
+            print_json(&manager.merge(&target.subject(&doc)?, &stored, &doc)?)
         }
         Command::Forget(t) => {
             let doc = parse_json(&read_stdin_text()?, "stdin")?;
-            let deleted = manager.forget(&t.subject(), &doc).await?;
+            let deleted = manager.forget(&t.subject(&doc)?, &doc).await?;
             print_json(&serde_json::json!({ "deleted": deleted }))
         }
         Command::Fields(t) => {
             let doc = parse_json(&read_stdin_text()?, "stdin")?;
-            print_json(&manager.fields(&t.subject(), &doc)?)
+            print_json(&manager.fields(&t.subject(&doc)?, &doc)?)
         }
         Command::Plugins { .. } => print_json(&manager.plugins().infos().collect::<Vec<_>>()),
         Command::Demo => demo::run(&manager, &settings).await,

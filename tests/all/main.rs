@@ -5,5 +5,6 @@
 mod util;
 
 mod cli;
+mod entities;
 mod fernet_interop;
 mod modes;

@@ -20,6 +20,9 @@ mod mask;
 mod merge;
 mod reveal;
 mod seal;
+mod subject;
+
+pub use subject::{Subject, check_bot};
 
 use std::sync::Arc;
 
@@ -33,36 +36,6 @@ use crate::plugin::check::Treatment;
 use crate::plugin::{Plugins, Sandbox};
 use crate::secret_id::IdBuilder;
 use crate::{Error, Result};
-
-/// What a document is and where its connection config sits.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Subject {
-    /// The id kind: the service type for services, `bot`, `pipeline`,
-    /// `workflow` for other entities.
-    pub kind: String,
-    /// The entity's name (`None` where no id is needed: mask, merge).
-    pub name: Option<String>,
-    /// The service type whose plugins know the config.
-    pub service_type: String,
-    /// RFC 6901 pointer of the connection config in the document (`""`: the
-    /// document is the config).
-    pub config_pointer: String,
-    /// Secret-id segments between the entity root and the config's own.
-    pub id_segments: Vec<String>,
-}
-
-impl Subject {
-    /// A service's connection config (`connection.config`), given alone.
-    pub fn service(service_type: &str, name: Option<&str>) -> Self {
-        Subject {
-            kind: service_type.to_string(),
-            name: name.map(String::from),
-            service_type: service_type.to_string(),
-            config_pointer: String::new(),
-            id_segments: Vec::new(),
-        }
-    }
-}
 
 /// A secret field of a document, located and named.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -177,26 +150,27 @@ impl SecretsManager {
         if !doc.is_object() {
             return Err(Error::input("", "the input must be a JSON object"));
         }
-        let config = doc.pointer(&subject.config_pointer).ok_or_else(|| {
-            Error::input(
-                subject.config_pointer.clone(),
-                "the document has no connection config here",
-            )
+        let at = &subject.config_pointer;
+        let config = match doc.pointer(at) {
+            Some(Value::Null) | None if subject.optional => return Ok(Vec::new()),
+            Some(c @ Value::Object(_)) => c,
+            Some(_) => return Err(Error::input(at.clone(), "must be a JSON object")),
+            None => return Err(Error::input(at.clone(), "the document has no connection config here")),
+        };
+        let type_at = format!("{at}/{}", subject.type_key);
+        let connector_type = match config.get(&subject.type_key) {
+            Some(Value::String(t)) => t.as_str(),
+            Some(_) => return Err(Error::input(type_at, format!("`{}` must be a string", subject.type_key))),
+            None => {
+                return Err(Error::input(type_at, format!("the config has no `{}` naming its connector type", subject.type_key)));
+            }
+        };
+        let plugin = self.plugins.route(&subject.service_type, connector_type)?;
+        let checked = plugin.discover(connector_type, config).map_err(|e| match e {
+            // Pointers from the plugin are relative to the config.
+            Error::Input { pointer: Some(p), message } => Error::Input { pointer: Some(format!("{at}{p}")), message },
+            other => other,
         })?;
-        let checked = self
-            .plugins
-            .discover(&subject.service_type, config)
-            .map_err(|e| match e {
-                // Pointers from the plugin are relative to the config.
-                Error::Input {
-                    pointer: Some(p),
-                    message,
-                } => Error::Input {
-                    pointer: Some(format!("{}{p}", subject.config_pointer)),
-                    message,
-                },
-                other => other,
-            })?;
         Ok(checked
             .into_iter()
             .map(|c| {
@@ -206,11 +180,7 @@ impl SecretsManager {
                     Some(name) => self.ids.id(&subject.kind, name, &segments),
                     None => segments.join("/"),
                 };
-                Field {
-                    pointer: format!("{}{}", subject.config_pointer, c.pointer),
-                    secret_id,
-                    treatment: c.treatment,
-                }
+                Field { pointer: format!("{at}{}", c.pointer), secret_id, treatment: c.treatment }
             })
             .collect())
     }
