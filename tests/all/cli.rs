@@ -316,8 +316,10 @@ fn plugins_lists_every_service_type_with_digests() {
         types,
         [
             "api",
+            "bot",
             "dashboard",
             "database",
+            "dbt",
             "drive",
             "llm",
             "mcp",
