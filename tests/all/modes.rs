@@ -269,6 +269,12 @@ fn clearing_a_secret_deletes_it_and_never_stores_null() {
     );
     let raw = String::from_utf8(om.store_bytes().unwrap()).unwrap();
     assert!(!raw.contains("\"null\""));
+    // The string "null" (old OpenMetadata's cleared secret) clears too.
+    let mut nulled = out.clone();
+    nulled["connectionOptions"]["api_key"] = json!("null");
+    let out = seal(&om, &nulled);
+    assert_eq!(out["connectionOptions"]["api_key"], Value::Null);
+    assert!(om.store_ids().is_empty(), "{:?}", om.store_ids());
 }
 
 #[test]

@@ -31,6 +31,10 @@ const CONFIG_VARS: &[&str] = &[
     "OM_SM_VAULT_KV_VERSION",
     "OM_SM_VAULT_ROLE_ID",
     "OM_SM_VAULT_SECRET_ID",
+    "OM_SM_CACHE_TTL_SECONDS",
+    "OM_SM_WRITES_PER_SECOND",
+    "OM_SM_RETRY_MAX_SECONDS",
+    "OM_SM_TIMEOUT_SECONDS",
 ];
 
 /// The repository root.

@@ -46,7 +46,11 @@ fn err(kind: KmsErrorKind, id: Option<&str>, message: impl Into<String>) -> KmsE
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> KmsError {
-    err(KmsErrorKind::Other, None, format!("{}: {e}", path.display()))
+    err(
+        KmsErrorKind::Other,
+        None,
+        format!("{}: {e}", path.display()),
+    )
 }
 
 /// Create `path` with mode 0600 holding `contents`, unless it exists. Returns
@@ -82,9 +86,14 @@ impl LocalStore {
         let dir = home.join("store");
         create_private_dir(&dir).map_err(|e| io_err(&dir, e))?;
         let key_path = dir.join("store.key");
-        let key = create_private_file(&key_path, &FernetKeys::generate_key()).map_err(|e| io_err(&key_path, e))?;
+        let key = create_private_file(&key_path, &FernetKeys::generate_key())
+            .map_err(|e| io_err(&key_path, e))?;
         let key = FernetKeys::parse(key.trim()).map_err(|e| {
-            err(KmsErrorKind::Corrupt, None, format!("{}: {e}", key_path.display()))
+            err(
+                KmsErrorKind::Corrupt,
+                None,
+                format!("{}: {e}", key_path.display()),
+            )
         })?;
         Ok(LocalStore { dir, key })
     }
@@ -110,26 +119,39 @@ impl LocalStore {
         let path = self.file();
         match fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                err(KmsErrorKind::Corrupt, None, format!("{} is not a valid store file: {e}", path.display()))
+                err(
+                    KmsErrorKind::Corrupt,
+                    None,
+                    format!("{} is not a valid store file: {e}", path.display()),
+                )
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(StoreFile { format: 1, ..Default::default() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(StoreFile {
+                format: 1,
+                ..Default::default()
+            }),
             Err(e) => Err(io_err(&path, e)),
         }
     }
 
     fn write(&self, data: &StoreFile) -> Result<(), KmsError> {
         let path = self.file();
-        let tmp = self.dir.join(format!("secrets.json.tmp{}", std::process::id()));
+        let tmp = self
+            .dir
+            .join(format!("secrets.json.tmp{}", std::process::id()));
         let bytes = serde_json::to_vec_pretty(data).expect("store serialises");
         let mut opts = OpenOptions::new();
         opts.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         let mut f = opts.open(&tmp).map_err(|e| io_err(&tmp, e))?;
-        f.write_all(&bytes).and_then(|_| f.sync_all()).map_err(|e| io_err(&tmp, e))?;
+        f.write_all(&bytes)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| io_err(&tmp, e))?;
         drop(f);
         fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
-        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(|e| io_err(&self.dir, e))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_err(&self.dir, e))?;
         Ok(())
     }
 
@@ -149,9 +171,15 @@ impl SecretStore for LocalStore {
     async fn get(&self, id: &str) -> Result<Option<SecretValue>, KmsError> {
         let _l = self.lock(false)?;
         let data = self.read()?;
-        let Some(token) = data.secrets.get(id) else { return Ok(None) };
+        let Some(token) = data.secrets.get(id) else {
+            return Ok(None);
+        };
         let value = self.key.decrypt(token).map_err(|_| {
-            err(KmsErrorKind::Corrupt, Some(id), "cannot decrypt the stored value: store.key does not match secrets.json")
+            err(
+                KmsErrorKind::Corrupt,
+                Some(id),
+                "cannot decrypt the stored value: store.key does not match secrets.json",
+            )
         })?;
         Ok(absent_if_null(Some(value)))
     }
@@ -165,7 +193,10 @@ impl SecretStore for LocalStore {
             return Ok(()); // unchanged: no write
         }
         let token = self.key.encrypt(value);
-        let token = token.strip_prefix(crate::fernet::PREFIX).unwrap_or(&token).to_string();
+        let token = token
+            .strip_prefix(crate::fernet::PREFIX)
+            .unwrap_or(&token)
+            .to_string();
         data.secrets.insert(id.to_string(), token);
         self.write(&data)
     }
@@ -189,19 +220,48 @@ mod tests {
     async fn persists_encrypted_and_survives_reopen() {
         let home = tempfile::tempdir().unwrap();
         let s = LocalStore::open(home.path()).unwrap();
-        s.put("/openmetadata/database/x/authtype/password", "hunter2").await.unwrap();
+        s.put("/openmetadata/database/x/authtype/password", "hunter2")
+            .await
+            .unwrap();
         let raw = fs::read_to_string(home.path().join("store/secrets.json")).unwrap();
         assert!(!raw.contains("hunter2"));
         assert!(raw.contains("/openmetadata/database/x/authtype/password"));
         let again = LocalStore::open(home.path()).unwrap();
-        assert_eq!(again.get("/openmetadata/database/x/authtype/password").await.unwrap().as_deref().map(String::as_str), Some("hunter2"));
-        assert!(again.delete("/openmetadata/database/x/authtype/password").await.unwrap());
-        assert!(!again.delete("/openmetadata/database/x/authtype/password").await.unwrap());
-        assert!(again.get("/openmetadata/database/x/authtype/password").await.unwrap().is_none());
+        assert_eq!(
+            again
+                .get("/openmetadata/database/x/authtype/password")
+                .await
+                .unwrap()
+                .as_deref()
+                .map(String::as_str),
+            Some("hunter2")
+        );
+        assert!(
+            again
+                .delete("/openmetadata/database/x/authtype/password")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !again
+                .delete("/openmetadata/database/x/authtype/password")
+                .await
+                .unwrap()
+        );
+        assert!(
+            again
+                .get("/openmetadata/database/x/authtype/password")
+                .await
+                .unwrap()
+                .is_none()
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(home.path().join("store/store.key")).unwrap().permissions().mode();
+            let mode = fs::metadata(home.path().join("store/store.key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

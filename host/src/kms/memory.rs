@@ -52,7 +52,10 @@ impl SecretStore for MemoryStore {
 
     async fn put(&self, id: &str, value: &str) -> Result<(), KmsError> {
         self.writes.fetch_add(1, Ordering::SeqCst);
-        self.map.lock().unwrap().insert(id.to_string(), Zeroizing::new(value.to_string()));
+        self.map
+            .lock()
+            .unwrap()
+            .insert(id.to_string(), Zeroizing::new(value.to_string()));
         Ok(())
     }
 

@@ -6,7 +6,12 @@
 //!
 //! - [`memory`]: process memory (`in-memory`, tests);
 //! - [`local`]: the embedded default (`managed-local`/`local`): a crash-safe
-//!   file on local disk, encrypted at rest.
+//!   file on local disk, encrypted at rest;
+//! - [`vault`]: HashiCorp Vault / OpenBao KV v2 or v1 (`managed-vault`/`vault`);
+//! - [`aws`]: AWS Secrets Manager (`managed-aws`/`aws`);
+//! - [`ssm`]: AWS SSM Parameter Store (`managed-aws-ssm`/`aws-ssm`);
+//! - [`resilient`]: what the remote ones are wrapped in: read cache, write
+//!   rate limit, retries of transient failures, per-call timeout.
 //!
 //! Semantics every backend keeps: `put` creates or updates (idempotent);
 //! `delete` is immediate (no recovery window, so a same-named entity can be
@@ -14,8 +19,12 @@
 //! (written by old OpenMetadata versions) reads as absent; errors name the
 //! secret id, never its value.
 
+pub mod aws;
 pub mod local;
 pub mod memory;
+pub mod resilient;
+pub mod ssm;
+pub mod vault;
 
 use async_trait::async_trait;
 use zeroize::Zeroizing;
@@ -52,8 +61,18 @@ pub struct KmsError {
 
 impl KmsError {
     /// A new error.
-    pub fn new(store: &str, id: Option<&str>, kind: KmsErrorKind, message: impl Into<String>) -> Self {
-        KmsError { store: store.into(), id: id.map(Into::into), kind, message: message.into() }
+    pub fn new(
+        store: &str,
+        id: Option<&str>,
+        kind: KmsErrorKind,
+        message: impl Into<String>,
+    ) -> Self {
+        KmsError {
+            store: store.into(),
+            id: id.map(Into::into),
+            kind,
+            message: message.into(),
+        }
     }
 }
 
@@ -73,24 +92,65 @@ pub trait SecretStore: Send + Sync {
     async fn delete(&self, id: &str) -> Result<bool, KmsError>;
 }
 
+/// Log filter directives an application should add to its own (the CLI
+/// does): vaultrs and rustify log every non-2xx answer, expected 404s
+/// included, as an ERROR event of their own, and report nothing the store's
+/// [`KmsError`] does not. (The AWS SDK at `trace` logs request metadata and
+/// response bodies, redacting sensitive outputs; it is left as configured.)
+pub const LOG_DIRECTIVES: &[&str] = &["vaultrs=off", "rustify=off"];
+
 /// Old OpenMetadata versions stored the string `"null"` for cleared secrets.
 pub fn absent_if_null(v: Option<SecretValue>) -> Option<SecretValue> {
     v.filter(|s| s.as_str() != "null")
 }
 
 /// Open the store the settings name (`None` for `db`).
-pub async fn open(settings: &crate::config::Settings) -> crate::Result<Option<std::sync::Arc<dyn SecretStore>>> {
+pub async fn open(
+    settings: &crate::config::Settings,
+) -> crate::Result<Option<std::sync::Arc<dyn SecretStore>>> {
     use crate::config::Provider;
     use std::sync::Arc;
     Ok(match settings.provider {
         Provider::Db => None,
         Provider::InMemory => Some(Arc::new(memory::MemoryStore::new())),
         Provider::Local => Some(Arc::new(local::LocalStore::open(&settings.home)?)),
-        Provider::Aws | Provider::AwsSsm | Provider::Vault => {
+        Provider::Aws | Provider::AwsSsm | Provider::Vault => Some(open_remote(settings).await?),
+    })
+}
+
+/// A remote store (AWS Secrets Manager, SSM, Vault), wrapped in
+/// [`resilient::Resilient`]. Parameters the provider does not take are an
+/// error naming them. Does not contact the store.
+pub async fn open_remote(
+    settings: &crate::config::Settings,
+) -> crate::Result<std::sync::Arc<dyn SecretStore>> {
+    use crate::config::{Provider, provider_parameters};
+    use std::sync::Arc;
+    let known = provider_parameters(settings.provider);
+    let unknown: Vec<&str> = settings
+        .parameters
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !known.contains(k))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(crate::Error::Config(format!(
+            "secretsManager `{}` does not take parameters.{}; it takes: {}",
+            settings.secrets_manager,
+            unknown.join(", parameters."),
+            known.join(", ")
+        )));
+    }
+    let policy = resilient::Policy::from_settings(settings)?;
+    let inner: Arc<dyn SecretStore> = match settings.provider {
+        Provider::Aws => Arc::new(aws::AwsSecretsStore::connect(settings, policy.timeout).await?),
+        Provider::AwsSsm => Arc::new(ssm::SsmStore::connect(settings, policy.timeout).await?),
+        Provider::Vault => Arc::new(vault::VaultStore::connect(settings, policy.timeout)?),
+        other => {
             return Err(crate::Error::Config(format!(
-                "secretsManager `{}` is not available in this build yet",
-                settings.secrets_manager
+                "{other:?} is not a remote store"
             )));
         }
-    })
+    };
+    Ok(Arc::new(resilient::Resilient::new(inner, policy)))
 }

@@ -9,6 +9,7 @@
 //! | `fernet:` of a reference | unchanged | unchanged | unchanged |
 //! | `fernet:` of a plain value | unchanged | moved into the store (migration) | unchanged |
 //! | null, `""` | unchanged | its secret deleted; unchanged | unchanged |
+//! | `"null"` (old OpenMetadata) | null | its secret deleted; null | null |
 //! | `*********` | error: merge first | error | error |
 //!
 //! Sealing a sealed config therefore changes nothing and writes nothing.
@@ -37,6 +38,15 @@ impl SecretsManager {
 
         for f in fields.iter().filter(|f| f.treatment == Treatment::Secret) {
             let value = match doc.pointer(&f.pointer) {
+                // OpenMetadata wrote the string "null" for cleared secrets:
+                // it is never stored, and means the same as null.
+                Some(Value::String(s)) if s == "null" => {
+                    if managed {
+                        deletes.push(f.secret_id.clone());
+                    }
+                    set(&mut out, &f.pointer, Value::Null);
+                    continue;
+                }
                 Some(Value::String(s)) if !s.is_empty() => s.as_str(),
                 _ => {
                     if managed {
@@ -101,11 +111,11 @@ impl SecretsManager {
                     });
                 }
             }
+            // Always written, never compared with a (possibly cached) read:
+            // put is an idempotent upsert, and stores that can tell skip
+            // unchanged values themselves (the local store does).
             for (id, value) in &puts {
-                let current = store.get(id).await?;
-                if current.as_ref().map(|c| c.as_str()) != Some(value.as_str()) {
-                    store.put(id, value).await?;
-                }
+                store.put(id, value).await?;
             }
             for id in &deletes {
                 store.delete(id).await?;

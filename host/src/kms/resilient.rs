@@ -1,0 +1,385 @@
+//! [`Resilient`]: what every remote store (AWS, SSM, Vault) is wrapped in.
+//!
+//! - **Read cache** with a TTL (`cacheTtlSeconds`, default 300 s; `0` turns it
+//!   off). Misses are cached too, so a reveal of many references to one absent
+//!   secret asks once. Our own `put`/`delete` of an id drop its entry; a change
+//!   made by another writer is seen once the entry expires.
+//! - **Write rate limit** (`writesPerSecond`, default 10, OpenMetadata's
+//!   default; `0`: unlimited): a token bucket holding one second's worth of
+//!   permits, shared by `put` and `delete`.
+//! - **Retries** of [`KmsErrorKind::Transient`] failures (throttling, 5xx,
+//!   connection refused/reset, timeouts) with exponential backoff (50 ms
+//!   doubling up to 2 s, with jitter) for at most `retryMaxSeconds` (default 30;
+//!   `0`: no retry) in total. Anything else fails at once.
+//! - **Timeout** of every call to the store (`timeoutSeconds`, default 10); a
+//!   call that times out is transient (and so retried).
+//!
+//! Errors keep the id and kind of the last failure and say how many attempts
+//! were made; they never hold a value. [`Resilient::stats`] exposes counters.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::{KmsError, KmsErrorKind, SecretStore, SecretValue};
+use crate::config::Settings;
+
+/// How a [`Resilient`] store behaves.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    /// How long a read (hit or miss) is cached; zero: no cache.
+    pub cache_ttl: Duration,
+    /// Writes (puts and deletes) per second; zero or less: unlimited.
+    pub writes_per_second: f64,
+    /// Total time spent retrying transient failures; zero: no retry.
+    pub retry_max: Duration,
+    /// Timeout of one call to the store.
+    pub timeout: Duration,
+    /// First backoff delay (doubles per retry).
+    pub initial_backoff: Duration,
+    /// Largest backoff delay.
+    pub max_backoff: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            cache_ttl: Duration::from_secs(300),
+            writes_per_second: 10.0,
+            retry_max: Duration::from_secs(30),
+            timeout: Duration::from_secs(10),
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+fn seconds(settings: &Settings, name: &str) -> crate::Result<Option<f64>> {
+    let Some(v) = settings.parameters.get(name) else {
+        return Ok(None);
+    };
+    match v.trim().parse::<f64>() {
+        Ok(x) if (0.0..1e9).contains(&x) => Ok(Some(x)),
+        _ => Err(crate::Error::Config(format!(
+            "parameters.{name} must be a non-negative number, not `{v}`"
+        ))),
+    }
+}
+
+impl Policy {
+    /// The policy the settings' parameters describe (defaults otherwise).
+    pub fn from_settings(settings: &Settings) -> crate::Result<Self> {
+        let mut p = Policy::default();
+        if let Some(s) = seconds(settings, "cacheTtlSeconds")? {
+            p.cache_ttl = Duration::from_secs_f64(s);
+        }
+        if let Some(s) = seconds(settings, "writesPerSecond")? {
+            p.writes_per_second = s;
+        }
+        if let Some(s) = seconds(settings, "retryMaxSeconds")? {
+            p.retry_max = Duration::from_secs_f64(s);
+        }
+        if let Some(s) = seconds(settings, "timeoutSeconds")? {
+            if s == 0.0 {
+                return Err(crate::Error::Config(
+                    "parameters.timeoutSeconds must be above 0".into(),
+                ));
+            }
+            p.timeout = Duration::from_secs_f64(s);
+        }
+        Ok(p)
+    }
+}
+
+/// Counters, for tests and diagnostics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Reads answered from the cache.
+    pub hits: u64,
+    /// Reads that went to the store.
+    pub misses: u64,
+    /// Calls made to the store (every attempt of every operation).
+    pub calls: u64,
+    /// Attempts repeated after a transient failure.
+    pub retries: u64,
+    /// Attempts that timed out.
+    pub timeouts: u64,
+    /// Writes that had to wait for the rate limiter.
+    pub throttled: u64,
+    /// Cache entries dropped by our own writes and deletes.
+    pub invalidations: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    calls: AtomicU64,
+    retries: AtomicU64,
+    timeouts: AtomicU64,
+    throttled: AtomicU64,
+    invalidations: AtomicU64,
+}
+
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// A store wrapped with a cache, a write rate limit, retries and timeouts.
+pub struct Resilient {
+    inner: Arc<dyn SecretStore>,
+    policy: Policy,
+    cache: Mutex<HashMap<String, (Instant, Option<SecretValue>)>>,
+    bucket: tokio::sync::Mutex<Bucket>,
+    counters: Counters,
+}
+
+impl Resilient {
+    /// Wrap `inner`.
+    pub fn new(inner: Arc<dyn SecretStore>, policy: Policy) -> Self {
+        let burst = policy.writes_per_second.max(1.0);
+        Resilient {
+            inner,
+            policy,
+            cache: Mutex::new(HashMap::new()),
+            bucket: tokio::sync::Mutex::new(Bucket {
+                tokens: burst,
+                last: Instant::now(),
+            }),
+            counters: Counters::default(),
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        let c = &self.counters;
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Stats {
+            hits: l(&c.hits),
+            misses: l(&c.misses),
+            calls: l(&c.calls),
+            retries: l(&c.retries),
+            timeouts: l(&c.timeouts),
+            throttled: l(&c.throttled),
+            invalidations: l(&c.invalidations),
+        }
+    }
+
+    /// Drop every cached read.
+    pub fn clear_cache(&self) {
+        self.cache.lock().unwrap().clear();
+    }
+
+    fn invalidate(&self, id: &str) {
+        if self.cache.lock().unwrap().remove(id).is_some() {
+            self.counters.invalidations.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    async fn acquire_write_permit(&self) {
+        let rate = self.policy.writes_per_second;
+        if rate <= 0.0 {
+            return;
+        }
+        let burst = rate.max(1.0);
+        let mut waited = false;
+        let mut b = self.bucket.lock().await;
+        loop {
+            let now = Instant::now();
+            b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * rate).min(burst);
+            b.last = now;
+            if b.tokens >= 1.0 {
+                b.tokens -= 1.0;
+                break;
+            }
+            if !waited {
+                waited = true;
+                self.counters.throttled.fetch_add(1, Ordering::Relaxed);
+            }
+            // The lock is held while waiting: writers queue in order.
+            tokio::time::sleep(Duration::from_secs_f64((1.0 - b.tokens) / rate)).await;
+        }
+    }
+
+    /// Run `op` with the timeout, retrying transient failures.
+    async fn call<T, F, Fut>(&self, what: &str, id: &str, op: F) -> Result<T, KmsError>
+    where
+        F: Fn() -> Fut + Send + Sync,
+        Fut: Future<Output = Result<T, KmsError>> + Send,
+        T: Send,
+    {
+        let start = Instant::now();
+        let mut backoff = self.policy.initial_backoff;
+        let mut attempt = 1u32;
+        loop {
+            self.counters.calls.fetch_add(1, Ordering::Relaxed);
+            let result = match tokio::time::timeout(self.policy.timeout, op()).await {
+                Ok(r) => r,
+                Err(_) => {
+                    self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                    Err(KmsError::new(
+                        self.inner.name(),
+                        Some(id),
+                        KmsErrorKind::Transient,
+                        format!(
+                            "{what}: no answer within {:?} (timeoutSeconds)",
+                            self.policy.timeout
+                        ),
+                    ))
+                }
+            };
+            let e = match result {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let elapsed = start.elapsed();
+            // Up to +25 % jitter, from the clock (no RNG needed for this).
+            let jitter = backoff.mul_f64(f64::from(start.elapsed().subsec_nanos() % 256) / 1024.0);
+            let delay = backoff + jitter;
+            if e.kind != KmsErrorKind::Transient || elapsed + delay > self.policy.retry_max {
+                if attempt == 1 {
+                    return Err(e);
+                }
+                let mut e = e;
+                e.message = format!(
+                    "{} (gave up after {attempt} attempts in {:.1} s)",
+                    e.message,
+                    elapsed.as_secs_f64()
+                );
+                return Err(e);
+            }
+            tracing::debug!(
+                store = self.inner.name(),
+                id,
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                "retrying {what} after a transient failure: {}",
+                e.message
+            );
+            self.counters.retries.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(delay).await;
+            backoff = (backoff * 2).min(self.policy.max_backoff);
+            attempt += 1;
+        }
+    }
+}
+
+#[async_trait]
+impl SecretStore for Resilient {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<SecretValue>, KmsError> {
+        if !self.policy.cache_ttl.is_zero() {
+            let cache = self.cache.lock().unwrap();
+            if let Some((at, v)) = cache.get(id)
+                && at.elapsed() < self.policy.cache_ttl
+            {
+                self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                tracing::trace!(store = self.inner.name(), id, "cache hit");
+                return Ok(v.clone());
+            }
+        }
+        self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        let v = self.call("read", id, || self.inner.get(id)).await?;
+        if !self.policy.cache_ttl.is_zero() {
+            self.cache
+                .lock()
+                .unwrap()
+                .insert(id.to_string(), (Instant::now(), v.clone()));
+        }
+        Ok(v)
+    }
+
+    async fn put(&self, id: &str, value: &str) -> Result<(), KmsError> {
+        self.acquire_write_permit().await;
+        let r = self.call("write", id, || self.inner.put(id, value)).await;
+        self.invalidate(id);
+        r
+    }
+
+    async fn delete(&self, id: &str) -> Result<bool, KmsError> {
+        self.acquire_write_permit().await;
+        let r = self.call("delete", id, || self.inner.delete(id)).await;
+        self.invalidate(id);
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kms::memory::MemoryStore;
+
+    fn policy() -> Policy {
+        Policy {
+            initial_backoff: Duration::from_millis(1),
+            ..Policy::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn caches_hits_and_misses_and_our_writes_invalidate() {
+        let mem = Arc::new(MemoryStore::new());
+        let r = Resilient::new(mem.clone(), policy());
+        assert!(r.get("/a").await.unwrap().is_none());
+        assert!(r.get("/a").await.unwrap().is_none());
+        assert_eq!((r.stats().hits, r.stats().misses), (1, 1));
+        mem.put("/a", "behind our back").await.unwrap();
+        assert!(r.get("/a").await.unwrap().is_none(), "a cached miss");
+        r.put("/a", "v1").await.unwrap();
+        assert_eq!(r.get("/a").await.unwrap().unwrap().as_str(), "v1");
+        assert_eq!(r.get("/a").await.unwrap().unwrap().as_str(), "v1");
+        assert!(r.delete("/a").await.unwrap());
+        assert!(r.get("/a").await.unwrap().is_none());
+        let s = r.stats();
+        assert_eq!((s.hits, s.misses, s.invalidations), (3, 3, 2), "{s:?}");
+    }
+
+    #[tokio::test]
+    async fn writes_are_rate_limited() {
+        let mem = Arc::new(MemoryStore::new());
+        let r = Resilient::new(
+            mem,
+            Policy {
+                writes_per_second: 4.0,
+                ..policy()
+            },
+        );
+        let t0 = Instant::now();
+        for i in 0..6 {
+            r.put(&format!("/k{i}"), "v").await.unwrap();
+        }
+        // 4 permits at once, then one per 0.25 s.
+        assert!(
+            t0.elapsed() >= Duration::from_millis(480),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert_eq!(r.stats().throttled, 2);
+    }
+
+    #[test]
+    fn policy_from_parameters() {
+        let mut s = Settings::resolve(crate::config::FileConfig::default(), |_| None).unwrap();
+        s.parameters.insert("cacheTtlSeconds".into(), "0.5".into());
+        s.parameters.insert("writesPerSecond".into(), "0".into());
+        let p = Policy::from_settings(&s).unwrap();
+        assert_eq!(p.cache_ttl, Duration::from_millis(500));
+        assert_eq!(p.writes_per_second, 0.0);
+        s.parameters.insert("timeoutSeconds".into(), "-1".into());
+        let e = Policy::from_settings(&s).unwrap_err().to_string();
+        assert!(e.contains("timeoutSeconds"), "{e}");
+    }
+}

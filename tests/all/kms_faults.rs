@@ -1,0 +1,435 @@
+//! Failures of the stores: retries with backoff and a bounded total time,
+//! timeouts, the read cache, rate limiting (library level, over a store that
+//! fails on demand), and through the CLI against real servers: throttling and
+//! 5xx answers injected by an HTTP shim in front of the real server and
+//! retried, refused credentials not retried, a server gone mid-run (clear
+//! error, nothing printed, a rerun after restart completes).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use om_secrets::kms::memory::MemoryStore;
+use om_secrets::kms::resilient::{Policy, Resilient};
+use om_secrets::kms::vault::VaultStore;
+use om_secrets::kms::{KmsError, KmsErrorKind, SecretStore, SecretValue};
+
+use crate::kms_common::*;
+
+/// A memory store that fails the next calls as told, and can be slow.
+#[derive(Default)]
+struct Flaky {
+    inner: MemoryStore,
+    failures: Mutex<VecDeque<KmsErrorKind>>,
+    delay: Mutex<Duration>,
+    calls: AtomicUsize,
+}
+
+impl Flaky {
+    fn failing(kinds: &[KmsErrorKind]) -> Arc<Self> {
+        let f = Flaky::default();
+        f.failures.lock().unwrap().extend(kinds);
+        Arc::new(f)
+    }
+
+    async fn enter(&self, id: &str) -> Result<(), KmsError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let delay = *self.delay.lock().unwrap();
+        tokio::time::sleep(delay).await;
+        match self.failures.lock().unwrap().pop_front() {
+            Some(kind) => Err(KmsError::new("flaky", Some(id), kind, "injected failure")),
+            None => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl SecretStore for Flaky {
+    fn name(&self) -> &str {
+        "flaky"
+    }
+    async fn get(&self, id: &str) -> Result<Option<SecretValue>, KmsError> {
+        self.enter(id).await?;
+        self.inner.get(id).await
+    }
+    async fn put(&self, id: &str, value: &str) -> Result<(), KmsError> {
+        self.enter(id).await?;
+        self.inner.put(id, value).await
+    }
+    async fn delete(&self, id: &str) -> Result<bool, KmsError> {
+        self.enter(id).await?;
+        self.inner.delete(id).await
+    }
+}
+
+fn fast() -> Policy {
+    Policy {
+        initial_backoff: Duration::from_millis(10),
+        ..Policy::default()
+    }
+}
+
+#[test]
+fn transient_failures_are_retried_with_exponential_backoff() {
+    use KmsErrorKind::Transient;
+    let flaky = Flaky::failing(&[Transient, Transient, Transient]);
+    let store = Resilient::new(flaky.clone(), fast());
+    let t0 = Instant::now();
+    block_on(store.put("/a", "v")).unwrap();
+    // 10 + 20 + 40 ms of backoff at least.
+    assert!(
+        t0.elapsed() >= Duration::from_millis(70),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(flaky.calls.load(Ordering::SeqCst), 4);
+    let s = store.stats();
+    assert_eq!((s.retries, s.calls), (3, 4), "{s:?}");
+    assert_eq!(block_on(store.get("/a")).unwrap().unwrap().as_str(), "v");
+}
+
+#[test]
+fn retrying_gives_up_within_the_bound() {
+    let flaky = Flaky::failing(&[KmsErrorKind::Transient; 1000]);
+    let store = Resilient::new(
+        flaky.clone(),
+        Policy {
+            retry_max: Duration::from_millis(400),
+            ..fast()
+        },
+    );
+    let t0 = Instant::now();
+    let e = block_on(store.get("/openmetadata/x")).unwrap_err();
+    let took = t0.elapsed();
+    assert!(
+        took <= Duration::from_millis(1000) && took >= Duration::from_millis(150),
+        "{took:?}"
+    );
+    assert_eq!(e.kind, KmsErrorKind::Transient);
+    let msg = e.to_string();
+    assert!(
+        msg.contains("/openmetadata/x") && msg.contains("gave up after"),
+        "{msg}"
+    );
+    assert!(store.stats().retries >= 3, "{:?}", store.stats());
+}
+
+#[test]
+fn refused_credentials_and_other_errors_are_not_retried() {
+    for kind in [
+        KmsErrorKind::Auth,
+        KmsErrorKind::Other,
+        KmsErrorKind::Corrupt,
+    ] {
+        let flaky = Flaky::failing(&[kind]);
+        let store = Resilient::new(flaky.clone(), fast());
+        assert_eq!(block_on(store.get("/a")).unwrap_err().kind, kind);
+        assert_eq!(
+            flaky.calls.load(Ordering::SeqCst),
+            1,
+            "{kind:?} is not retried"
+        );
+        assert_eq!(store.stats().retries, 0);
+    }
+}
+
+#[test]
+fn every_call_has_a_timeout() {
+    let flaky = Arc::new(Flaky::default());
+    *flaky.delay.lock().unwrap() = Duration::from_secs(5);
+    let store = Resilient::new(
+        flaky.clone(),
+        Policy {
+            timeout: Duration::from_millis(100),
+            retry_max: Duration::from_millis(250),
+            ..fast()
+        },
+    );
+    let t0 = Instant::now();
+    let e = block_on(store.put("/slow", "v")).unwrap_err();
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    assert_eq!(e.kind, KmsErrorKind::Transient);
+    assert!(e.to_string().contains("no answer within"), "{e}");
+    let s = store.stats();
+    assert!(
+        s.timeouts >= 2 && s.retries >= 1,
+        "timed-out calls are retried: {s:?}"
+    );
+}
+
+#[test]
+fn reads_are_cached_with_a_ttl_misses_too_and_our_writes_invalidate() {
+    let flaky = Arc::new(Flaky::default());
+    let store = Resilient::new(
+        flaky.clone(),
+        Policy {
+            cache_ttl: Duration::from_millis(300),
+            ..fast()
+        },
+    );
+    let calls = || flaky.calls.load(Ordering::SeqCst);
+    block_on(async {
+        assert!(store.get("/a").await.unwrap().is_none());
+        assert!(store.get("/a").await.unwrap().is_none());
+        assert_eq!(calls(), 1, "a miss is cached");
+        store.put("/a", "v1").await.unwrap();
+        assert_eq!(store.get("/a").await.unwrap().unwrap().as_str(), "v1");
+        assert_eq!(store.get("/a").await.unwrap().unwrap().as_str(), "v1");
+        assert_eq!(calls(), 3, "put + one read");
+        flaky.inner.put("/a", "changed elsewhere").await.unwrap();
+        assert_eq!(
+            store.get("/a").await.unwrap().unwrap().as_str(),
+            "v1",
+            "cached until the TTL runs out"
+        );
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(
+            store.get("/a").await.unwrap().unwrap().as_str(),
+            "changed elsewhere"
+        );
+        assert!(store.delete("/a").await.unwrap());
+        assert!(store.get("/a").await.unwrap().is_none());
+    });
+    let s = store.stats();
+    assert_eq!((s.hits, s.misses, s.invalidations), (3, 4, 2), "{s:?}");
+    // No cache at all with a zero TTL.
+    let store = Resilient::new(
+        flaky.clone(),
+        Policy {
+            cache_ttl: Duration::ZERO,
+            ..fast()
+        },
+    );
+    block_on(async {
+        store.get("/b").await.unwrap();
+        store.get("/b").await.unwrap();
+    });
+    assert_eq!((store.stats().hits, store.stats().misses), (0, 2));
+}
+
+#[test]
+fn the_cache_in_front_of_a_real_vault() {
+    let kms = Kms::new(Kind::Vault);
+    let vault = Arc::new(VaultStore::connect(&kms.settings(true), Duration::from_secs(5)).unwrap());
+    let store = Resilient::new(
+        vault,
+        Policy {
+            cache_ttl: Duration::from_millis(800),
+            ..fast()
+        },
+    );
+    let id = kms.id("cache/password");
+    let get = |store: &Resilient| block_on(store.get(&id)).unwrap().map(|v| v.to_string());
+    assert_eq!(get(&store), None);
+    kms.put_raw(&id, "external-1");
+    assert_eq!(get(&store), None, "a cached miss");
+    block_on(store.put(&id, "ours-1")).unwrap();
+    assert_eq!(
+        get(&store).as_deref(),
+        Some("ours-1"),
+        "our write invalidated the entry"
+    );
+    kms.put_raw(&id, "external-2");
+    assert_eq!(get(&store).as_deref(), Some("ours-1"), "a cached hit");
+    std::thread::sleep(Duration::from_millis(900));
+    assert_eq!(get(&store).as_deref(), Some("external-2"), "expired");
+    assert!(block_on(store.delete(&id)).unwrap());
+    assert_eq!(get(&store), None);
+    let s = store.stats();
+    assert_eq!((s.hits, s.misses, s.invalidations), (2, 4, 2), "{s:?}");
+}
+
+#[test]
+fn writes_are_rate_limited_through_the_cli() {
+    let kms = Kms::new(Kind::Aws).with("OM_SM_WRITES_PER_SECOND", "1");
+    let d = Doc::mysql("rate");
+    let t0 = Instant::now();
+    kms.om(true).json(&d.args("seal"), &d.doc);
+    // Three writes at one a second.
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1950),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(kms.list(), d.ids(&kms));
+}
+
+fn retried(stderr: &str) -> usize {
+    stderr.matches("after a transient failure").count()
+}
+
+/// Seal through a shim that injects `faults` before forwarding; they are retried.
+fn injected_faults_are_retried(kind: Kind, faults: Vec<Action>) {
+    let mut kms = Kms::new(kind);
+    let shim = Shim::new(&kms.server.addr);
+    for f in &faults {
+        shim.then(1, f.clone());
+    }
+    kms.endpoint = shim.addr.clone();
+    let d = Doc::mysql("shim");
+    let run = kms
+        .om(true)
+        .with("OM_SECRETS_LOG", "debug")
+        .run(&d.args("seal"), &d.doc.to_string());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (requests, injected, forwarded) = shim.counts();
+    assert_eq!(injected, faults.len());
+    assert_eq!(requests, injected + forwarded);
+    assert_eq!(
+        retried(&run.stderr),
+        faults.len(),
+        "one retry per injected fault:\n{}",
+        run.stderr
+    );
+    assert_eq!(kms.list(), d.ids(&kms));
+    let stored: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(kms.om(true).json(&d.args("reveal"), &stored), d.doc);
+}
+
+#[test]
+fn aws_throttling_and_5xx_are_retried() {
+    injected_faults_are_retried(
+        Kind::Aws,
+        vec![
+            aws_error(400, "ThrottlingException"),
+            aws_error(503, "ServiceUnavailable"),
+            aws_error(500, "InternalServiceError"),
+            Action::Drop,
+        ],
+    );
+}
+
+#[test]
+fn ssm_throttling_and_5xx_are_retried() {
+    injected_faults_are_retried(
+        Kind::Ssm,
+        vec![
+            aws_error(400, "ThrottlingException"),
+            aws_error(400, "ThrottlingException"),
+            aws_error(503, "ServiceUnavailable"),
+        ],
+    );
+}
+
+#[test]
+fn vault_5xx_and_429_are_retried() {
+    let sealed = Action::Respond(response(
+        503,
+        "Service Unavailable",
+        "application/json",
+        r#"{"errors":["Vault is sealed"]}"#,
+    ));
+    let limited = Action::Respond(response(
+        429,
+        "Too Many Requests",
+        "application/json",
+        r#"{"errors":["rate limited"]}"#,
+    ));
+    injected_faults_are_retried(Kind::Vault, vec![sealed.clone(), limited, sealed]);
+}
+
+#[test]
+fn aws_refused_credentials_are_not_retried() {
+    let mut kms = Kms::new(Kind::Aws);
+    let shim = Shim::new(&kms.server.addr);
+    shim.otherwise(aws_error(400, "UnrecognizedClientException"));
+    kms.endpoint = shim.addr.clone();
+    let d = Doc::mysql("authfail");
+    let run = kms.om(true).run(&d.args("seal"), &d.doc.to_string());
+    let err = run.err();
+    assert!(
+        err.contains("UnrecognizedClientException") && err.contains("credentials"),
+        "{err}"
+    );
+    assert_eq!(shim.counts().0, 1, "not retried");
+}
+
+/// The server goes away after `forward` requests: a clear error naming the
+/// secret, nothing printed (the caller keeps its stored config); once it is
+/// back, a rerun completes.
+#[test]
+fn aws_server_gone_mid_run_then_rerun_completes() {
+    let mut kms = Kms::new(Kind::Aws).with("OM_SM_RETRY_MAX_SECONDS", "1");
+    let shim = Shim::new(&kms.server.addr);
+    shim.then(3, Action::Forward).otherwise(Action::Drop);
+    kms.endpoint = shim.addr.clone();
+    let d = Doc::mysql("midrun");
+    let om = kms.om(true);
+    let t0 = Instant::now();
+    let run = om.run(&d.args("seal"), &d.doc.to_string());
+    let err = run.err();
+    assert!(
+        err.contains("could not reach") && err.contains("gave up after"),
+        "{err}"
+    );
+    assert!(
+        d.ids(&kms).iter().any(|id| err.contains(id.as_str())),
+        "names the secret: {err}"
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "bounded: {:?}",
+        t0.elapsed()
+    );
+    assert!(kms.list().len() < 3, "the run stopped part way");
+    shim.otherwise(Action::Forward);
+    let stored = om.json(&d.args("seal"), &d.doc);
+    assert_eq!(kms.list(), d.ids(&kms));
+    assert_eq!(om.json(&d.args("reveal"), &stored), d.doc);
+}
+
+fn stopped_then_restarted(kind: Kind) {
+    let kms = Kms::dedicated(kind).with("OM_SM_RETRY_MAX_SECONDS", "1");
+    let a = Doc::mysql("before");
+    kms.om(true).json(&a.args("seal"), &a.doc);
+    kms.server.stop();
+    let b = Doc::mysql("during");
+    let run = kms.om(true).run(&b.args("seal"), &b.doc.to_string());
+    let err = run.err();
+    assert!(
+        err.contains(&b.ids(&kms)[0]) || b.ids(&kms).iter().any(|id| err.contains(id.as_str())),
+        "{err}"
+    );
+    assert!(err.contains("reach"), "{err}");
+    assert_not_in(err, &b.values(), "the error");
+    // Back on the same port (a dev server starts empty, with a new token).
+    let server = Arc::new(Server::start_on(kind.server_kind(), kms.server.port));
+    let mut again = Kms::on(kind, server);
+    again.prefix = kms.prefix.clone();
+    let again = again.with("OM_SM_RETRY_MAX_SECONDS", "1");
+    let stored = again.om(true).json(&b.args("seal"), &b.doc);
+    assert_eq!(again.list(), b.ids(&again));
+    assert_eq!(again.om(true).json(&b.args("reveal"), &stored), b.doc);
+}
+
+#[test]
+fn vault_stopped_then_restarted() {
+    stopped_then_restarted(Kind::Vault);
+}
+
+#[test]
+fn moto_stopped_then_restarted() {
+    stopped_then_restarted(Kind::Ssm);
+}
+
+#[test]
+fn library_errors_name_the_id_and_kind() {
+    let kms = Kms::dedicated(Kind::Aws).with("OM_SM_RETRY_MAX_SECONDS", "0.3");
+    kms.server.stop();
+    let settings = kms.settings(true);
+    let e = block_on(async {
+        let store = om_secrets::kms::open(&settings).await.unwrap().unwrap();
+        store
+            .get("/openmetadata/database/x/authtype/password")
+            .await
+            .unwrap_err()
+    });
+    assert_eq!(e.kind, KmsErrorKind::Transient, "{e}");
+    assert!(
+        e.to_string()
+            .contains("/openmetadata/database/x/authtype/password"),
+        "{e}"
+    );
+}
