@@ -33,14 +33,26 @@ fn main() {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--target", "wasm32-unknown-unknown", "--profile", "plugin"])
+        .args([
+            "build",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--profile",
+            "plugin",
+        ])
         .arg("--target-dir")
         .arg(&target_dir);
     for p in &plugins {
         cmd.args(["-p", &format!("om-secrets-plugin-{p}")]);
     }
     // Host flags (coverage, sanitizers, target-cpu) do not apply to wasm.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+    ] {
         cmd.env_remove(var);
     }
     let status = cmd.status().expect("run cargo for the plugins");
@@ -52,13 +64,17 @@ fn main() {
     }
 
     let wasm_dir = target_dir.join("wasm32-unknown-unknown").join("plugin");
-    let mut table = String::from("/// Plugins built from `plugins/`: (directory name, component bytes).\n");
+    let mut table =
+        String::from("/// Plugins built from `plugins/`: (directory name, component bytes).\n");
     table.push_str("pub const BUILTIN: &[(&str, &[u8])] = &[\n");
     for p in &plugins {
         let file = wasm_dir.join(format!("om_secrets_plugin_{}.wasm", p.replace('-', "_")));
         let dest = out.join(format!("{p}.wasm"));
         fs::copy(&file, &dest).unwrap_or_else(|e| panic!("copy {}: {e}", file.display()));
-        table.push_str(&format!("    ({p:?}, include_bytes!({:?})),\n", dest.display().to_string()));
+        table.push_str(&format!(
+            "    ({p:?}, include_bytes!({:?})),\n",
+            dest.display().to_string()
+        ));
     }
     table.push_str("];\n");
     fs::write(out.join("builtin_plugins.rs"), table).unwrap();

@@ -386,8 +386,9 @@ secret p
         assert_eq!(
             p,
             vec![
-                "/connectionOptions/Password",
+                // In the config's order (serde_json keeps it).
                 "/connectionOptions/api~0key~1x",
+                "/connectionOptions/Password",
                 "/hostPort",
                 "/servers/0/password",
                 "/token"

@@ -83,11 +83,17 @@ fn at(pointer: &Option<String>) -> String {
 impl Error {
     /// An [`Error::Input`] at a pointer.
     pub fn input(pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Input { pointer: Some(pointer.into()), message: message.into() }
+        Error::Input {
+            pointer: Some(pointer.into()),
+            message: message.into(),
+        }
     }
 
     /// An [`Error::Io`] for a path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

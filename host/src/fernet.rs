@@ -23,19 +23,27 @@ pub enum FernetError {
     #[error("no Fernet key configured (set FERNET_KEY or fernetKey)")]
     NoKey,
     /// A key in the list is not 32 url-safe base64-encoded bytes.
-    #[error("Fernet key number {index} (of the comma-separated list) is not a valid key: it must be 32 bytes, url-safe base64-encoded")]
+    #[error(
+        "Fernet key number {index} (of the comma-separated list) is not a valid key: it must be 32 bytes, url-safe base64-encoded"
+    )]
     BadKey {
         /// 1-based position in the list.
         index: usize,
     },
     /// No configured key decrypts the token.
-    #[error("{}cannot decrypt a Fernet token: the token is corrupt or the Fernet key changed (FERNET_KEY must still list the key the value was encrypted with)", field(pointer))]
+    #[error(
+        "{}cannot decrypt a Fernet token: the token is corrupt or the Fernet key changed (FERNET_KEY must still list the key the value was encrypted with)",
+        field(pointer)
+    )]
     Decrypt {
         /// The field whose value failed, when known.
         pointer: Option<String>,
     },
     /// The decrypted bytes are not UTF-8 text.
-    #[error("{}a Fernet token decrypts to bytes that are not UTF-8 text", field(pointer))]
+    #[error(
+        "{}a Fernet token decrypts to bytes that are not UTF-8 text",
+        field(pointer)
+    )]
     NotText {
         /// The field whose value failed, when known.
         pointer: Option<String>,
@@ -43,15 +51,22 @@ pub enum FernetError {
 }
 
 fn field(pointer: &Option<String>) -> String {
-    pointer.as_ref().map(|p| format!("field `{p}`: ")).unwrap_or_default()
+    pointer
+        .as_ref()
+        .map(|p| format!("field `{p}`: "))
+        .unwrap_or_default()
 }
 
 impl FernetError {
     /// The same error, naming the field it happened at.
     pub fn at(self, pointer: &str) -> Self {
         match self {
-            FernetError::Decrypt { .. } => FernetError::Decrypt { pointer: Some(pointer.into()) },
-            FernetError::NotText { .. } => FernetError::NotText { pointer: Some(pointer.into()) },
+            FernetError::Decrypt { .. } => FernetError::Decrypt {
+                pointer: Some(pointer.into()),
+            },
+            FernetError::NotText { .. } => FernetError::NotText {
+                pointer: Some(pointer.into()),
+            },
             other => other,
         }
     }
@@ -95,13 +110,16 @@ impl FernetKeys {
             if raw.trim().is_empty() {
                 continue;
             }
-            let key = fernet::Fernet::new(&normalise(raw)).ok_or(FernetError::BadKey { index: i + 1 })?;
+            let key =
+                fernet::Fernet::new(&normalise(raw)).ok_or(FernetError::BadKey { index: i + 1 })?;
             keys.push(key);
         }
         if keys.is_empty() {
             return Err(FernetError::NoKey);
         }
-        Ok(FernetKeys { multi: fernet::MultiFernet::new(keys) })
+        Ok(FernetKeys {
+            multi: fernet::MultiFernet::new(keys),
+        })
     }
 
     /// A new random key, url-safe base64 (what `fernet keygen` prints).
@@ -116,13 +134,21 @@ impl FernetKeys {
 
     /// Encrypt unless the value already is a token (never twice).
     pub fn encrypt_once(&self, value: &str) -> String {
-        if is_tokenized(value) { value.to_string() } else { self.encrypt(value) }
+        if is_tokenized(value) {
+            value.to_string()
+        } else {
+            self.encrypt(value)
+        }
     }
 
     /// Decrypt `fernet:<token>` (the prefix is optional) with any key.
     pub fn decrypt(&self, value: &str) -> Result<Zeroizing<String>, FernetError> {
         let token = value.strip_prefix(PREFIX).unwrap_or(value);
-        let bytes = Zeroizing::new(self.multi.decrypt(token).map_err(|_| FernetError::Decrypt { pointer: None })?);
+        let bytes = Zeroizing::new(
+            self.multi
+                .decrypt(token)
+                .map_err(|_| FernetError::Decrypt { pointer: None })?,
+        );
         match std::str::from_utf8(&bytes) {
             Ok(s) => Ok(Zeroizing::new(s.to_string())),
             Err(_) => Err(FernetError::NotText { pointer: None }),
@@ -169,7 +195,10 @@ mod tests {
         let both = FernetKeys::parse(&format!("{new}, {old}")).unwrap();
         assert_eq!(&*both.decrypt(&before).unwrap(), "v");
         let after = both.encrypt("w");
-        assert_eq!(&*FernetKeys::parse(&new).unwrap().decrypt(&after).unwrap(), "w");
+        assert_eq!(
+            &*FernetKeys::parse(&new).unwrap().decrypt(&after).unwrap(),
+            "w"
+        );
         assert!(FernetKeys::parse(&old).unwrap().decrypt(&after).is_err());
     }
 
@@ -182,7 +211,10 @@ mod tests {
         let other = FernetKeys::parse(OM_SAMPLE).unwrap().encrypt("v");
         let e = k.decrypt(&other).unwrap_err().at("/authType/password");
         let msg = e.to_string();
-        assert!(msg.contains("/authType/password") && msg.contains("Fernet key changed"), "{msg}");
+        assert!(
+            msg.contains("/authType/password") && msg.contains("Fernet key changed"),
+            "{msg}"
+        );
         let mut tampered = other.clone();
         tampered.replace_range(20..21, if &other[20..21] == "A" { "B" } else { "A" });
         assert!(k.decrypt(&tampered).is_err());

@@ -19,7 +19,13 @@ pub const REFERENCE_PREFIX: &str = "secret:";
 pub fn segment(s: &str) -> String {
     s.chars()
         .flat_map(char::to_lowercase)
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -85,17 +91,30 @@ mod tests {
             "/prefix/openmetadata/database/test/authtype/password"
         );
         assert_eq!(
-            ids.id("workflow", "test-connection", &segs(&["request", "connection", "config", "authType", "password"])),
+            ids.id(
+                "workflow",
+                "test-connection",
+                &segs(&["request", "connection", "config", "authType", "password"])
+            ),
             "/prefix/openmetadata/workflow/test-connection/request/connection/config/authtype/password"
         );
-        assert_eq!(ids.entity("database", "test name"), "/prefix/openmetadata/database/test_name");
-        assert_eq!(IdBuilder::new("/a/b/", "My.Cluster").entity("bot", "ingestion-bot"), "/a/b/my_cluster/bot/ingestion-bot");
+        assert_eq!(
+            ids.entity("database", "test name"),
+            "/prefix/openmetadata/database/test_name"
+        );
+        assert_eq!(
+            IdBuilder::new("/a/b/", "My.Cluster").entity("bot", "ingestion-bot"),
+            "/a/b/my_cluster/bot/ingestion-bot"
+        );
     }
 
     #[test]
     fn names_cannot_escape_their_entity() {
         let ids = IdBuilder::new("", "openmetadata");
-        assert_eq!(ids.entity("database", "../other/x"), "/openmetadata/database/___other_x");
+        assert_eq!(
+            ids.entity("database", "../other/x"),
+            "/openmetadata/database/___other_x"
+        );
         assert_eq!(reference("secret:/a/b"), Some("/a/b"));
         assert_eq!(reference("fernet:x"), None);
     }

@@ -5,6 +5,17 @@
 mod util;
 
 mod cli;
+mod connectors;
 mod entities;
 mod fernet_interop;
+mod generator;
 mod modes;
+mod plugins;
+mod plugins_fixtures;
+mod sandbox;
+mod kms_aws;
+mod kms_common;
+mod kms_faults;
+mod kms_ssm;
+mod kms_vault;
+mod sandbox_fuzz;

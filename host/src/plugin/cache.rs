@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use super::PluginFailure;
+use super::{PluginFailure, Refusal};
 use crate::kms::local::create_private_dir;
 
 /// A directory of compiled components.
@@ -39,20 +39,28 @@ impl ComponentCache {
     fn entry(&self, engine: &Engine, sha256: &str) -> PathBuf {
         let mut h = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        self.dir.join(format!("{:016x}", h.finish())).join(format!("{sha256}.cwasm"))
+        self.dir
+            .join(format!("{:016x}", h.finish()))
+            .join(format!("{sha256}.cwasm"))
     }
 
     /// The compiled component for `bytes` (whose digest is `sha256`),
     /// compiling and storing it on a miss. A cache that cannot be written
     /// is not an error: the component is compiled and used anyway.
-    pub fn load(&self, engine: &Engine, bytes: &[u8], sha256: &str) -> Result<Component, PluginFailure> {
+    pub fn load(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<Component, PluginFailure> {
         let path = self.entry(engine, sha256);
         if let Some(c) = load_verified(engine, &path) {
             tracing::debug!(path = %path.display(), "component cache hit");
             return Ok(c);
         }
-        let component = Component::new(engine, bytes)
-            .map_err(|e| PluginFailure::Refused(format!("not a valid component: {e}")))?;
+        let component = Component::new(engine, bytes).map_err(|e| {
+            PluginFailure::Refused(Refusal::Invalid(format!("not a valid component: {e}")))
+        })?;
         match component.serialize() {
             Ok(art) => {
                 if let Err(e) = store(&path, &art) {
@@ -102,5 +110,8 @@ fn store(path: &Path, art: &[u8]) -> std::io::Result<()> {
     // Artifact first, digest last: a reader that sees the digest sees the
     // artifact it describes.
     write(path, art)?;
-    write(&digest_path(path), hex::encode(Sha256::digest(art)).as_bytes())
+    write(
+        &digest_path(path),
+        hex::encode(Sha256::digest(art)).as_bytes(),
+    )
 }

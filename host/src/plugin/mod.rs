@@ -2,22 +2,32 @@
 //! connector config are (the WIT world `omsecrets:policy/connector-policy` in
 //! `wit/policy.wit`).
 //!
+//! A plugin may be written by a third party, so the host assumes it can be
+//! buggy or hostile (see `SECURITY.md` at the repository root):
+//!
 //! - [`sandbox`]: one wasmtime `Engine` with the pooling allocator; per call a
-//!   fresh instance under a memory cap and an epoch deadline.
+//!   fresh instance under a memory cap, an epoch deadline and a cap on the
+//!   bytes copied out of the plugin. Components that import anything but the
+//!   `log` interface, or were built against an incompatible WIT version, are
+//!   refused at load.
 //! - [`cache`]: compiled components on disk, keyed by the plugin's sha256 and
 //!   the engine's compatibility hash.
 //! - [`check`]: the host never trusts an answer: pointers must exist and name
 //!   strings, segments must match the pointers, counts are bounded.
-//! - [`registry`]: the set of loaded plugins (built-in and from a directory)
-//!   and routing from (service type, connector type) to a plugin.
+//! - [`registry`]: which plugins may load (grants and sha256 pins), the set of
+//!   loaded plugins (built-in and from a directory) and routing from (service
+//!   type, connector type) to exactly one plugin.
+//! - [`inspect`]: `om-secrets plugins check FILE.wasm`, the offline check.
 
 pub mod cache;
 pub mod check;
+pub mod inspect;
 pub mod registry;
 pub mod sandbox;
 
-pub use registry::Plugins;
-pub use sandbox::{Limits, LoadedPlugin, Sandbox};
+pub use inspect::{CheckReport, check_file};
+pub use registry::{BuiltinSelection, Grant, PluginPolicy, Plugins};
+pub use sandbox::{Limits, LoadedPlugin, Sandbox, compatible};
 
 /// The version of the WIT package this host implements.
 pub const WIT_PACKAGE: &str = "omsecrets:policy";
@@ -43,10 +53,12 @@ pub enum PluginFailure {
     #[error("overflowed its stack")]
     StackOverflow,
     /// The plugin panicked (message captured through the log import).
-    #[error("panicked{}", message.as_ref().map(|m| format!(": {m}")).unwrap_or_default())]
+    #[error("panicked{}{}", message.as_ref().map(|m| format!(": {m}")).unwrap_or_default(), location.as_ref().map(|l| format!(" (at {l})")).unwrap_or_default())]
     Panic {
         /// The panic message, redacted of config values.
         message: Option<String>,
+        /// Where in the plugin's source, when the message says.
+        location: Option<String>,
     },
     /// Any other trap.
     #[error("trapped: {0}")]
@@ -59,10 +71,117 @@ pub enum PluginFailure {
         /// The limit.
         limit: usize,
     },
+    /// The plugin tried to hand the host more data in one answer (or one log
+    /// line) than the output limit: the copy was stopped before it was made.
+    #[error("tried to send more than the output limit of {limit} bytes to the host")]
+    OutputTooLarge {
+        /// The limit (`limits.maxOutputBytes`).
+        limit: usize,
+    },
     /// The answer is not acceptable (see [`check`]).
     #[error("invalid answer: {0}")]
     InvalidAnswer(String),
-    /// The component cannot be loaded.
+    /// The component may not be loaded.
     #[error("refused at load: {0}")]
-    Refused(String),
+    Refused(Refusal),
+}
+
+/// Why a component was refused at load (start-up, or `plugins check`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Not a component wasmtime accepts, or an engine failure.
+    #[error("{0}")]
+    Invalid(String),
+    /// The file is larger than a plugin may be.
+    #[error("the component is {bytes} bytes, over the limit of {limit} bytes")]
+    TooLarge {
+        /// Size of the file.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The component imports interfaces the host does not offer (WASI,
+    /// sockets, anything but `omsecrets:policy/log`).
+    #[error("imports {}, which the host does not offer (a plugin may import only {WIT_PACKAGE}/log)", imports.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", "))]
+    Imports {
+        /// Every offending import, in the component's order.
+        imports: Vec<String>,
+    },
+    /// The component does not export the discovery interface.
+    #[error("does not export {WIT_PACKAGE}/discovery: not an om-secrets policy plugin")]
+    NoDiscovery,
+    /// Built against a WIT version this host cannot load.
+    #[error(
+        "built against {WIT_PACKAGE}@{plugin}, but this host implements {WIT_PACKAGE}@{host} (it loads plugins built against {})",
+        compatible_range(host)
+    )]
+    WitVersion {
+        /// The version the plugin was built against.
+        plugin: String,
+        /// The version this host implements.
+        host: String,
+    },
+    /// Not listed in `plugins.allow`.
+    #[error(
+        "not listed in plugins.allow (its sha256 is {sha256}); pin it with `- {{file: {file}, sha256: {sha256}}}`, or set plugins.allowUnpinned for development"
+    )]
+    NotListed {
+        /// The file name.
+        file: String,
+        /// The file's digest.
+        sha256: String,
+    },
+    /// The bytes are not the ones pinned.
+    #[error("sha256 mismatch: plugins.allow pins {expected}, the file is {actual}")]
+    DigestMismatch {
+        /// The pinned digest.
+        expected: String,
+        /// The file's digest.
+        actual: String,
+    },
+    /// The plugin's declared name or service type is not the granted one.
+    #[error("declares {what} `{actual}`, but plugins.allow grants `{expected}`")]
+    IdentityMismatch {
+        /// `name` or `service type`.
+        what: &'static str,
+        /// Granted.
+        expected: String,
+        /// Declared.
+        actual: String,
+    },
+    /// The plugin claims a connector type its grant does not list.
+    #[error("claims connector type `{connector_type}`, which plugins.allow does not grant it (granted: {})", granted.join(", "))]
+    NotGranted {
+        /// The claimed type.
+        connector_type: String,
+        /// What the grant lists.
+        granted: Vec<String>,
+    },
+    /// Another plugin already serves one of the connector types this one
+    /// claims.
+    #[error(
+        "claims connector type `{connector_type}` of service type `{service_type}`, already served by plugin `{owner}` ({owner_source})"
+    )]
+    Claimed {
+        /// The service type.
+        service_type: String,
+        /// The connector type.
+        connector_type: String,
+        /// The plugin that has it.
+        owner: String,
+        /// Where that plugin came from.
+        owner_source: String,
+    },
+    /// `describe` answered something unusable.
+    #[error("describe: {0}")]
+    BadDescription(String),
+}
+
+fn compatible_range(host: &str) -> String {
+    let mut parts = host.split('.');
+    match (parts.next(), parts.next()) {
+        (Some("0"), Some(minor)) => format!("0.{minor}.0 to {host}"),
+        (Some(major), Some(_)) => format!("{major}.0.0 to {host}"),
+        _ => host.to_string(),
+    }
 }

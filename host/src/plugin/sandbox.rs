@@ -4,24 +4,46 @@
 //! Why a fresh instance per call: a plugin cannot carry anything from one
 //! config (one tenant) into the answer about another, and a trap leaves
 //! nothing behind to clean up. With the pooling allocator an instantiation
-//! costs a few microseconds.
+//! costs a few microseconds, and a freed instance's linear memory is reset
+//! (decommitted to zero pages) before its slot is used again.
 //!
-//! Time is bounded by epoch interruption: a ticker thread advances the epoch
-//! every [`TICK`]; each store's deadline is the time limit in ticks. Memory is
-//! bounded by `StoreLimits` (and by the pool's slot size).
+//! What bounds a call:
+//! - **time**: epoch interruption. A ticker thread advances the epoch every
+//!   [`TICK`]; each store's deadline is the time limit in ticks, so a loop
+//!   stops within one tick of the limit ([`PluginFailure::Timeout`]);
+//! - **memory**: the store's resource limiter refuses (and traps on) any
+//!   growth past [`Limits::memory_bytes`] ([`PluginFailure::MemoryLimit`]);
+//!   the pool's slot size is the same cap;
+//! - **stack**: wasmtime's wasm stack limit ([`PluginFailure::StackOverflow`]);
+//! - **output**: wasmtime's *hostcall fuel*, set to
+//!   [`Limits::max_output_bytes`], caps the bytes the host copies out of the
+//!   plugin in one go (the answer, or one log line) and is charged *before*
+//!   the copy, so a plugin cannot make the host allocate more than that — not
+//!   even by returning a million fields that all alias one huge string
+//!   ([`PluginFailure::OutputTooLarge`]);
+//! - **fields**: at most [`Limits::max_fields`] ([`super::check`]).
+//!
+//! At load, a component must import nothing but this package's `log` (and
+//! `types`), and export `discovery` built against a compatible WIT version
+//! ([`compatible`]); otherwise it is refused with a [`Refusal`] naming the
+//! imports or both versions.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    Trap,
+};
+use zeroize::Zeroizing;
 
 use super::cache::ComponentCache;
-use super::check::{self, CheckedField, Treatment};
-use super::{PluginFailure, WIT_PACKAGE, WIT_VERSION};
+use super::check::{self, CheckedField, Redactor, Treatment, printable, shorten};
+use super::{PluginFailure, Refusal, WIT_PACKAGE, WIT_VERSION};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -40,6 +62,25 @@ pub const TICK: Duration = Duration::from_millis(10);
 /// for no one: they fail with a pool-exhausted trap, which is reported.
 const POOL_SLOTS: u32 = 64;
 
+/// Largest component file accepted (the built-in ones are ~75 KB).
+pub const MAX_COMPONENT_BYTES: usize = 32 << 20;
+
+/// Most connector types one plugin may declare, and the longest name,
+/// version, service type or connector type (characters).
+const MAX_CONNECTOR_TYPES: usize = 4096;
+const MAX_IDENT_CHARS: usize = 128;
+
+/// Longest plugin log line kept (bytes; longer lines are dropped, not cut, so
+/// that redaction always sees whole values), and how many are kept per call.
+const LOG_LINE_MAX: usize = 4096;
+const LOG_LINES_MAX: usize = 32;
+
+/// Longest message a plugin's `malformed-config` error may show (characters).
+const MESSAGE_MAX: usize = 512;
+
+/// What the SDK's panic hook writes before the instance traps.
+const PANIC_PREFIX: &str = "plugin panicked: ";
+
 /// Limits applied to every plugin call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -52,6 +93,10 @@ pub struct Limits {
     pub time: Duration,
     /// Largest config (JSON text) given to a plugin.
     pub max_input_bytes: usize,
+    /// Most bytes the host copies out of a plugin at once: one answer, or one
+    /// log line (wasmtime's hostcall fuel: string bytes plus the host size of
+    /// each list element, ~56 bytes per field).
+    pub max_output_bytes: usize,
     /// Most fields a plugin may return for one config.
     pub max_fields: usize,
 }
@@ -62,6 +107,7 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             time: Duration::from_secs(1),
             max_input_bytes: 4 << 20,
+            max_output_bytes: 8 << 20,
             max_fields: 10_000,
         }
     }
@@ -69,36 +115,109 @@ impl Default for Limits {
 
 /// Per-call host state.
 struct CallState {
-    limits: StoreLimits,
     plugin: Arc<str>,
-    /// Lines the plugin logged (kept for the panic message), bounded.
+    /// The memory cap, and the size a refused growth asked for.
+    memory_cap: usize,
+    memory_denied: Option<usize>,
+    /// Lines the plugin logged (redacted, kept for the panic message), bounded.
     logged: Vec<String>,
-    /// The input, to redact its values from log lines.
-    input: Option<Arc<Value>>,
+    /// The input (JSON text), to redact its values from what the plugin says.
+    /// Parsed into a [`Redactor`] only if the plugin logs or fails.
+    input: Option<Arc<Zeroizing<String>>>,
+    redactor: OnceLock<Redactor>,
 }
 
-/// Longest plugin log line kept, and how many are kept per call.
-const LOG_LINE_MAX: usize = 1024;
-const LOG_LINES_MAX: usize = 32;
+impl CallState {
+    fn redactor(&self) -> &Redactor {
+        self.redactor.get_or_init(|| match &self.input {
+            Some(text) => match serde_json::from_str::<Value>(text) {
+                Ok(v) => Redactor::new(&v),
+                Err(_) => Redactor::none(),
+            },
+            None => Redactor::none(),
+        })
+    }
+}
+
+/// Growth past the cap is refused *and* traps, so the failure is reported as
+/// what it is rather than as whatever the guest's allocator does next.
+impl ResourceLimiter for CallState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_cap || maximum.is_some_and(|m| desired > m) {
+            self.memory_denied = Some(desired);
+            wasmtime::bail!(
+                "memory growth to {desired} bytes refused: the limit is {} bytes",
+                self.memory_cap
+            );
+        }
+        Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.memory_denied.get_or_insert(self.memory_cap);
+        Err(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > 100_000 || maximum.is_some_and(|m| desired > m) {
+            wasmtime::bail!("table growth to {desired} elements refused");
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        64
+    }
+
+    fn tables(&self) -> usize {
+        16
+    }
+
+    fn memories(&self) -> usize {
+        4
+    }
+}
 
 impl t::Host for CallState {}
 
 impl bindings::omsecrets::policy::log::Host for CallState {
     fn log(&mut self, level: t::LogLevel, message: String) {
+        // The message may quote the config: wiped once handled.
+        let message = Zeroizing::new(message);
         if self.logged.len() >= LOG_LINES_MAX {
             return;
         }
-        let mut line: String = message.chars().take(LOG_LINE_MAX).collect();
-        if let Some(input) = &self.input {
-            line = check::redact(&line, input);
-        }
+        let line = if message.len() > LOG_LINE_MAX {
+            let prefix = if message.starts_with(PANIC_PREFIX) {
+                PANIC_PREFIX
+            } else {
+                ""
+            };
+            format!(
+                "{prefix}[log line of {} bytes dropped: over the {LOG_LINE_MAX}-byte limit]",
+                message.len()
+            )
+        } else {
+            self.redactor().redact(&message)
+        };
+        let shown = printable(&line);
         let plugin = &*self.plugin;
         match level {
-            t::LogLevel::Error => tracing::error!(plugin, "{line}"),
-            t::LogLevel::Warn => tracing::warn!(plugin, "{line}"),
-            t::LogLevel::Info => tracing::info!(plugin, "{line}"),
-            t::LogLevel::Debug => tracing::debug!(plugin, "{line}"),
-            t::LogLevel::Trace => tracing::trace!(plugin, "{line}"),
+            t::LogLevel::Error => tracing::error!(plugin, "{shown}"),
+            t::LogLevel::Warn => tracing::warn!(plugin, "{shown}"),
+            t::LogLevel::Info => tracing::info!(plugin, "{shown}"),
+            t::LogLevel::Debug => tracing::debug!(plugin, "{shown}"),
+            t::LogLevel::Trace => tracing::trace!(plugin, "{shown}"),
         }
         self.logged.push(line);
     }
@@ -125,7 +244,9 @@ pub struct Sandbox {
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox").field("limits", &self.inner.limits).finish()
+        f.debug_struct("Sandbox")
+            .field("limits", &self.inner.limits)
+            .finish()
     }
 }
 
@@ -147,32 +268,60 @@ pub struct PluginInfo {
     pub wit_version: String,
     /// Where it came from (`builtin:<name>` or a file path).
     pub source: String,
+    /// Why the host trusts it: `builtin` (part of this binary), `pinned`
+    /// (listed in `plugins.allow` with its sha256) or `unpinned` (loaded only
+    /// because `plugins.allowUnpinned` is set).
+    pub trust: Trust,
+}
+
+/// Why a plugin was allowed to load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trust {
+    /// Embedded in this binary at build time.
+    Builtin,
+    /// Listed in `plugins.allow` with a matching sha256.
+    Pinned,
+    /// Allowed by `plugins.allowUnpinned` (development only).
+    Unpinned,
 }
 
 /// A plugin ready to be called.
 pub struct LoadedPlugin {
     /// Identity.
     pub info: PluginInfo,
+    /// The component's imports (all of them offered by the host).
+    pub imports: Vec<String>,
     pre: bindings::ConnectorPolicyPre<CallState>,
     sandbox: Sandbox,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedPlugin").field("info", &self.info).finish()
+        f.debug_struct("LoadedPlugin")
+            .field("info", &self.info)
+            .finish()
     }
 }
 
 impl Sandbox {
     /// A new engine with the given limits, and its epoch ticker.
     pub fn new(limits: Limits) -> Result<Self, PluginFailure> {
+        let refused = |what: &str, e: wasmtime::Error| {
+            PluginFailure::Refused(Refusal::Invalid(format!("{what}: {e}")))
+        };
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(POOL_SLOTS)
             .total_core_instances(POOL_SLOTS * 8)
             .total_memories(POOL_SLOTS * 2)
             .total_tables(POOL_SLOTS * 2)
             .max_memories_per_component(4)
-            .max_memory_size(limits.memory_bytes);
+            .max_memory_size(limits.memory_bytes)
+            // A freed instance's memory (which held a config) is returned to
+            // the kernel at once (madvise: zero pages on next use), not kept
+            // resident or batched for later.
+            .linear_memory_keep_resident(0)
+            .decommit_batch_size(1);
         let mut config = Config::new();
         config
             .epoch_interruption(true)
@@ -180,10 +329,13 @@ impl Sandbox {
             .memory_reservation(limits.memory_bytes as u64)
             .memory_guard_size(64 << 10)
             .memory_reservation_for_growth(0);
-        let engine = Engine::new(&config).map_err(|e| PluginFailure::Refused(format!("engine: {e}")))?;
+        let engine = Engine::new(&config).map_err(|e| refused("engine", e))?;
         let mut linker = Linker::new(&engine);
-        bindings::ConnectorPolicy::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
-            .map_err(|e| PluginFailure::Refused(format!("linker: {e}")))?;
+        bindings::ConnectorPolicy::add_to_linker::<CallState, HasSelf<CallState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| refused("linker", e))?;
 
         let stop = Arc::new(AtomicBool::new(false));
         let (ticker_engine, ticker_stop) = (engine.weak(), stop.clone());
@@ -198,8 +350,15 @@ impl Sandbox {
                     }
                 }
             })
-            .map_err(|e| PluginFailure::Refused(format!("epoch ticker: {e}")))?;
-        Ok(Sandbox { inner: Arc::new(Inner { engine, linker, limits, stop }) })
+            .map_err(|e| PluginFailure::Refused(Refusal::Invalid(format!("epoch ticker: {e}"))))?;
+        Ok(Sandbox {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                limits,
+                stop,
+            }),
+        })
     }
 
     /// The engine (for the component cache's compatibility hash).
@@ -212,22 +371,19 @@ impl Sandbox {
         &self.inner.limits
     }
 
-    fn store(&self, plugin: &Arc<str>, input: Option<Arc<Value>>) -> Store<CallState> {
+    fn store(&self, plugin: &Arc<str>, input: Option<Arc<Zeroizing<String>>>) -> Store<CallState> {
         let limits = &self.inner.limits;
         let state = CallState {
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.memory_bytes)
-                .instances(64)
-                .tables(16)
-                .memories(4)
-                .trap_on_grow_failure(true)
-                .build(),
             plugin: plugin.clone(),
+            memory_cap: limits.memory_bytes,
+            memory_denied: None,
             logged: Vec::new(),
             input,
+            redactor: OnceLock::new(),
         };
         let mut store = Store::new(&self.inner.engine, state);
-        store.limiter(|s| &mut s.limits);
+        store.limiter(|s| s as &mut dyn ResourceLimiter);
+        store.set_hostcall_fuel(limits.max_output_bytes);
         let ticks = limits.time.as_millis().div_ceil(TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
@@ -235,30 +391,45 @@ impl Sandbox {
     }
 
     /// Compile (or fetch from the cache) and check a component, then ask it
-    /// who it is.
-    pub fn load(&self, bytes: &[u8], source: &str, cache: Option<&ComponentCache>) -> Result<LoadedPlugin, PluginFailure> {
+    /// who it is. `source` names it in errors and logs until it has said its
+    /// name. Loaded plugins are [`Trust::Builtin`] when `source` starts with
+    /// `builtin:`, [`Trust::Pinned`] otherwise; the registry sets the rest.
+    pub fn load(
+        &self,
+        bytes: &[u8],
+        source: &str,
+        cache: Option<&ComponentCache>,
+    ) -> Result<LoadedPlugin, PluginFailure> {
+        if bytes.len() > MAX_COMPONENT_BYTES {
+            return Err(PluginFailure::Refused(Refusal::TooLarge {
+                bytes: bytes.len(),
+                limit: MAX_COMPONENT_BYTES,
+            }));
+        }
         let sha256 = hex::encode(Sha256::digest(bytes));
+        let invalid = |e: wasmtime::Error| {
+            PluginFailure::Refused(Refusal::Invalid(format!("not a valid component: {e}")))
+        };
         let component = match cache {
             Some(c) => c.load(&self.inner.engine, bytes, &sha256)?,
-            None => Component::new(&self.inner.engine, bytes)
-                .map_err(|e| PluginFailure::Refused(format!("not a valid component: {e}")))?,
+            None => Component::new(&self.inner.engine, bytes).map_err(invalid)?,
         };
-        let wit_version = check_interface(&self.inner.engine, &component)?;
-        let pre = self
-            .inner
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| PluginFailure::Refused(format!("{e}")))?;
-        let pre = bindings::ConnectorPolicyPre::new(pre).map_err(|e| PluginFailure::Refused(format!("{e}")))?;
+        let (wit_version, imports) =
+            check_interface(&self.inner.engine, &component).map_err(PluginFailure::Refused)?;
+        let pre =
+            self.inner.linker.instantiate_pre(&component).map_err(|e| {
+                PluginFailure::Refused(Refusal::Invalid(format!("cannot link: {e}")))
+            })?;
+        let pre = bindings::ConnectorPolicyPre::new(pre)
+            .map_err(|e| PluginFailure::Refused(Refusal::Invalid(format!("cannot link: {e}"))))?;
         let name: Arc<str> = Arc::from(source);
         let mut store = self.store(&name, None);
         let info = pre
             .instantiate(&mut store)
             .and_then(|p| p.omsecrets_policy_discovery().call_describe(&mut store))
             .map_err(|e| self.classify(e, &store))?;
-        if info.name.is_empty() || info.service_type.is_empty() {
-            return Err(PluginFailure::InvalidAnswer("describe gave an empty name or service type".into()));
-        }
+        validate_description(&info)
+            .map_err(|m| PluginFailure::Refused(Refusal::BadDescription(m)))?;
         Ok(LoadedPlugin {
             info: PluginInfo {
                 name: info.name,
@@ -268,7 +439,13 @@ impl Sandbox {
                 sha256,
                 wit_version,
                 source: source.to_string(),
+                trust: if source.starts_with("builtin:") {
+                    Trust::Builtin
+                } else {
+                    Trust::Pinned
+                },
             },
+            imports,
             pre,
             sandbox: self.clone(),
         })
@@ -276,53 +453,163 @@ impl Sandbox {
 
     fn classify(&self, e: wasmtime::Error, store: &Store<CallState>) -> PluginFailure {
         let limits = &self.inner.limits;
+        let state = store.data();
+        if state.memory_denied.is_some() {
+            return PluginFailure::MemoryLimit {
+                limit_bytes: limits.memory_bytes,
+            };
+        }
         match e.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => PluginFailure::Timeout { limit_ms: limits.time.as_millis() as u64 },
+            Some(Trap::Interrupt) => PluginFailure::Timeout {
+                limit_ms: limits.time.as_millis() as u64,
+            },
             Some(Trap::StackOverflow) => PluginFailure::StackOverflow,
             Some(Trap::UnreachableCodeReached) => {
-                let message = store.data().logged.iter().rev().find_map(|l| l.strip_prefix("plugin panicked: ").map(String::from));
-                PluginFailure::Panic { message }
+                match state
+                    .logged
+                    .iter()
+                    .rev()
+                    .find_map(|l| l.strip_prefix(PANIC_PREFIX))
+                {
+                    Some(text) => {
+                        let (message, location) = split_panic(text);
+                        PluginFailure::Panic {
+                            message: Some(message),
+                            location,
+                        }
+                    }
+                    None => PluginFailure::Panic {
+                        message: None,
+                        location: None,
+                    },
+                }
             }
-            Some(Trap::AllocationTooLarge) => PluginFailure::MemoryLimit { limit_bytes: limits.memory_bytes },
+            Some(Trap::AllocationTooLarge) => PluginFailure::MemoryLimit {
+                limit_bytes: limits.memory_bytes,
+            },
             Some(other) => PluginFailure::Trap(other.to_string()),
             None => {
                 let text = format!("{e:#}");
-                if text.contains("memory") && (text.contains("grow") || text.contains("limit") || text.contains("maximum")) {
-                    PluginFailure::MemoryLimit { limit_bytes: limits.memory_bytes }
+                if text.contains("fuel allocated for hostcalls has been exhausted") {
+                    PluginFailure::OutputTooLarge {
+                        limit: limits.max_output_bytes,
+                    }
                 } else {
-                    PluginFailure::Trap(check::redact(&text, store.data().input.as_deref().unwrap_or(&Value::Null)))
+                    PluginFailure::Trap(printable(&shorten(
+                        &state.redactor().redact(&text),
+                        MESSAGE_MAX,
+                    )))
                 }
             }
         }
     }
 }
 
-/// Reject components that import anything but this package's `log` (and its
-/// `types`), or that export another major version of the interface. Returns
-/// the WIT version the plugin was built against.
-fn check_interface(engine: &Engine, component: &Component) -> Result<String, PluginFailure> {
-    let ty = component.component_type();
-    for (name, _) in ty.imports(engine) {
-        let ok = split_interface(name).is_some_and(|(pkg, iface, _)| pkg == WIT_PACKAGE && (iface == "log" || iface == "types"));
-        if !ok {
-            return Err(PluginFailure::Refused(format!("imports `{name}`, which the host does not offer (plugins may import only {WIT_PACKAGE}/log)")));
+/// `panicked at src/lib.rs:3:5:\nmessage` → (`message`, `src/lib.rs:3:5`),
+/// both printable on one line.
+fn split_panic(text: &str) -> (String, Option<String>) {
+    if let Some(rest) = text.strip_prefix("panicked at ")
+        && let Some((location, message)) = rest.split_once(":\n")
+    {
+        return (printable(message), Some(printable(location)));
+    }
+    (printable(text), None)
+}
+
+fn is_ident(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().count() <= MAX_IDENT_CHARS
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// A plugin's identity routes calls and names it in every message: it must be
+/// short, plain and unambiguous.
+fn validate_description(info: &t::PluginInfo) -> Result<(), String> {
+    if !is_ident(&info.name) {
+        return Err(format!(
+            "the name `{}` is not 1 to {MAX_IDENT_CHARS} of [A-Za-z0-9_.-]",
+            printable(&shorten(&info.name, 64))
+        ));
+    }
+    if !is_ident(&info.service_type) {
+        return Err(format!(
+            "the service type `{}` is not 1 to {MAX_IDENT_CHARS} of [A-Za-z0-9_.-]",
+            printable(&shorten(&info.service_type, 64))
+        ));
+    }
+    if info.version.chars().count() > MAX_IDENT_CHARS || info.version.chars().any(char::is_control)
+    {
+        return Err("the version is too long or holds control characters".into());
+    }
+    if info.connector_types.is_empty() || info.connector_types.len() > MAX_CONNECTOR_TYPES {
+        return Err(format!(
+            "declares {} connector types (1 to {MAX_CONNECTOR_TYPES} allowed)",
+            info.connector_types.len()
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for ct in &info.connector_types {
+        if !is_ident(ct) {
+            return Err(format!(
+                "the connector type `{}` is not 1 to {MAX_IDENT_CHARS} of [A-Za-z0-9_.-]",
+                printable(&shorten(ct, 64))
+            ));
+        }
+        if !seen.insert(ct) {
+            return Err(format!("declares connector type `{ct}` twice"));
         }
     }
+    Ok(())
+}
+
+/// Check what a component imports and which WIT version it was built
+/// against: the version first (a plugin for another version is reported as
+/// such, whatever else is wrong with it), then every import. Returns the
+/// version and the imports.
+pub fn check_interface(
+    engine: &Engine,
+    component: &Component,
+) -> Result<(String, Vec<String>), Refusal> {
+    let ty = component.component_type();
     let mut version = None;
     for (name, _) in ty.exports(engine) {
-        if let Some((pkg, "discovery", v)) = split_interface(name)
+        if let Some((pkg, iface, v)) = split_interface(name)
             && pkg == WIT_PACKAGE
+            && iface == "discovery"
         {
             version = Some(v.to_string());
         }
+        if name == format!("{WIT_PACKAGE}/discovery") {
+            version = Some(String::new());
+        }
     }
-    let version = version.ok_or_else(|| PluginFailure::Refused(format!("does not export {WIT_PACKAGE}/discovery")))?;
+    let version = version.ok_or(Refusal::NoDiscovery)?;
     if !compatible(&version, WIT_VERSION) {
-        return Err(PluginFailure::Refused(format!(
-            "built against {WIT_PACKAGE}@{version}, this host implements {WIT_PACKAGE}@{WIT_VERSION}"
-        )));
+        return Err(Refusal::WitVersion {
+            plugin: if version.is_empty() {
+                "(no version)".into()
+            } else {
+                version
+            },
+            host: WIT_VERSION.into(),
+        });
     }
-    Ok(version)
+    let mut imports = Vec::new();
+    let mut refused = Vec::new();
+    for (name, _) in ty.imports(engine) {
+        imports.push(name.to_string());
+        let ok = split_interface(name).is_some_and(|(pkg, iface, v)| {
+            pkg == WIT_PACKAGE && (iface == "log" || iface == "types") && compatible(v, WIT_VERSION)
+        });
+        if !ok {
+            refused.push(name.to_string());
+        }
+    }
+    if !refused.is_empty() {
+        return Err(Refusal::Imports { imports: refused });
+    }
+    Ok((version, imports))
 }
 
 /// `pkg:name/iface@version` → (`pkg:name`, `iface`, `version`).
@@ -332,36 +619,64 @@ fn split_interface(name: &str) -> Option<(&str, &str, &str)> {
     Some((pkg, iface, version))
 }
 
-/// Semver compatibility for a plugin built against `plugin`, loaded by a host
-/// implementing `host`: same major (for 0.x, same minor), plugin not newer.
-fn compatible(plugin: &str, host: &str) -> bool {
+/// Whether a host implementing WIT version `host` loads a plugin built
+/// against `plugin`. Semver, as the component model applies it: the same
+/// major version (for `0.x`, the same minor: `0.1.*` is one line, `0.2.0` is
+/// another), and the plugin not newer than the host — a newer plugin may rely
+/// on what this host does not have. So a host at `0.1.3` loads plugins built
+/// against `0.1.0` to `0.1.3`; a host at `1.4.0` loads `1.0.0` to `1.4.0`.
+/// Pre-release and build suffixes are ignored; a version that is not
+/// `MAJOR.MINOR.PATCH` is never compatible.
+pub fn compatible(plugin: &str, host: &str) -> bool {
     let parse = |v: &str| -> Option<(u64, u64, u64)> {
-        let mut it = v.split(['.', '-', '+']).map(|p| p.parse::<u64>().ok());
-        Some((it.next()??, it.next()??, it.next()??))
+        let core = v.split(['-', '+']).next()?;
+        let mut it = core.split('.').map(|p| p.parse::<u64>().ok());
+        let v = (it.next()??, it.next()??, it.next()??);
+        it.next().is_none().then_some(v)
     };
-    let (Some(p), Some(h)) = (parse(plugin), parse(host)) else { return false };
-    let same_line = if h.0 == 0 { p.0 == 0 && p.1 == h.1 } else { p.0 == h.0 };
+    let (Some(p), Some(h)) = (parse(plugin), parse(host)) else {
+        return false;
+    };
+    let same_line = if h.0 == 0 {
+        p.0 == 0 && p.1 == h.1
+    } else {
+        p.0 == h.0
+    };
     same_line && p <= h
 }
 
 impl LoadedPlugin {
     /// Ask the plugin for the secret fields of `config`, and check the answer.
     /// A `Malformed` policy error becomes [`crate::Error::Input`].
-    pub fn discover(&self, connector_type: &str, config: &Value) -> crate::Result<Vec<CheckedField>> {
-        let plugin_err = |reason| crate::Error::Plugin { plugin: self.info.name.clone(), reason };
-        let text = config.to_string();
+    pub fn discover(
+        &self,
+        connector_type: &str,
+        config: &Value,
+    ) -> crate::Result<Vec<CheckedField>> {
+        let plugin_err = |reason| crate::Error::Plugin {
+            plugin: self.info.name.clone(),
+            reason,
+        };
+        // The config's JSON text holds plaintext secrets: wiped after the call.
+        let text = Arc::new(Zeroizing::new(config.to_string()));
         let limits = self.sandbox.limits();
         if text.len() > limits.max_input_bytes {
-            return Err(plugin_err(PluginFailure::InputTooLarge { bytes: text.len(), limit: limits.max_input_bytes }));
+            return Err(plugin_err(PluginFailure::InputTooLarge {
+                bytes: text.len(),
+                limit: limits.max_input_bytes,
+            }));
         }
-        let input = Arc::new(config.clone());
         let name: Arc<str> = Arc::from(self.info.name.as_str());
-        let mut store = self.sandbox.store(&name, Some(input));
+        let mut store = self.sandbox.store(&name, Some(text.clone()));
         let result = self
             .pre
             .instantiate(&mut store)
-            .and_then(|p| p.omsecrets_policy_discovery().call_discover(&mut store, connector_type, &text))
+            .and_then(|p| {
+                p.omsecrets_policy_discovery()
+                    .call_discover(&mut store, connector_type, &text)
+            })
             .map_err(|e| plugin_err(self.sandbox.classify(e, &store)))?;
+        drop(store);
         match result {
             Ok(fields) => {
                 let answer = fields
@@ -376,30 +691,58 @@ impl LoadedPlugin {
                     .collect();
                 check::check(config, answer, limits.max_fields).map_err(plugin_err)
             }
-            Err(t::PolicyError::MalformedConfig(m)) => Err(crate::Error::Input {
-                pointer: Some(m.pointer),
-                message: check::redact(&m.message, config),
-            }),
-            Err(t::PolicyError::UnknownConnectorType(_)) => Err(plugin_err(PluginFailure::InvalidAnswer(format!(
-                "declared connector type `{connector_type}` but refused it"
-            )))),
+            Err(t::PolicyError::MalformedConfig(m)) => {
+                // Both strings come from the plugin: redacted, then cut.
+                let redactor = Redactor::new(config);
+                let pointer = m.pointer;
+                let pointer = (check::tokens(&pointer).is_some() || pointer.is_empty())
+                    .then(|| printable(&shorten(&redactor.redact(&pointer), 200)));
+                Err(crate::Error::Input {
+                    pointer,
+                    message: printable(&shorten(&redactor.redact(&m.message), MESSAGE_MAX)),
+                })
+            }
+            Err(t::PolicyError::UnknownConnectorType(_)) => {
+                Err(plugin_err(PluginFailure::InvalidAnswer(format!(
+                    "declared connector type `{connector_type}` but refused it"
+                ))))
+            }
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::compatible;
+    use super::{compatible, split_panic};
 
     #[test]
     fn semver_rules() {
         assert!(compatible("0.1.0", "0.1.0"));
         assert!(compatible("0.1.0", "0.1.3"));
+        assert!(compatible("0.1.2", "0.1.3"));
         assert!(!compatible("0.1.4", "0.1.3"));
         assert!(!compatible("0.2.0", "0.1.0"));
+        assert!(!compatible("0.0.9", "0.1.0"));
         assert!(!compatible("1.0.0", "0.1.0"));
         assert!(compatible("1.0.0", "1.2.0"));
+        assert!(compatible("1.1.7", "1.2.0"));
+        assert!(!compatible("1.3.0", "1.2.0"));
         assert!(!compatible("2.0.0", "1.2.0"));
+        assert!(compatible("0.1.0-rc1", "0.1.0"));
         assert!(!compatible("x", "0.1.0"));
+        assert!(!compatible("", "0.1.0"));
+        assert!(!compatible("0.1.0.1", "0.1.0"));
+    }
+
+    #[test]
+    fn panic_messages_are_split() {
+        assert_eq!(
+            split_panic("panicked at src/lib.rs:3:5:\nboom\nagain"),
+            (
+                "boom\\nagain".to_string(),
+                Some("src/lib.rs:3:5".to_string())
+            )
+        );
+        assert_eq!(split_panic("odd"), ("odd".to_string(), None));
     }
 }

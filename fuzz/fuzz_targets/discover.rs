@@ -1,0 +1,4 @@
+#![no_main]
+//! See `om_secrets_fuzz::discover`.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| om_secrets_fuzz::discover(data));

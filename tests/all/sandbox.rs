@@ -1,0 +1,431 @@
+//! The hostile-plugin suite: a plugin that loops, hoards memory, recurses,
+//! panics, lies about pointers, floods the host or keeps state fails that one
+//! call with a typed error naming it and the reason, and the host then serves
+//! the next call normally (same plugin, fresh instance; and a built-in one).
+//! Failing closed: a failing plugin makes `seal` write nothing and `mask`
+//! return nothing. Fixtures: `tests/fixtures/plugins/hostile`.
+
+use std::time::{Duration, Instant};
+
+use om_secrets::Error;
+use om_secrets::plugin::{PluginFailure, Plugins};
+use serde_json::{Value, json};
+
+use crate::plugins_fixtures::{TEST_TIME_MS, fixture, hostile_set, sha256_of};
+use crate::util::Om;
+
+const SECRET: &str = "hunter2-very-secret";
+
+/// A config for one behaviour of the hostile plugin.
+fn config(mode: &str) -> Value {
+    json!({
+        "type": mode,
+        "password": SECRET,
+        "object": {"a": 1},
+        "number": 5,
+        "c1": "x", "c2": "y", "c3": "z",
+    })
+}
+
+/// Ask the hostile plugin; return the failure and how long it took.
+fn fail(set: &Plugins, mode: &str) -> (Error, Duration) {
+    let start = Instant::now();
+    let r = set.discover("hostile", &config(mode));
+    let took = start.elapsed();
+    (r.expect_err(&format!("{mode} should fail")), took)
+}
+
+/// The host still serves: the same plugin (a fresh instance) answers
+/// honestly, and so does a built-in plugin.
+fn still_serves(set: &Plugins) {
+    let good = set.discover("hostile", &config("Good")).unwrap();
+    assert_eq!(
+        good.iter().map(|f| f.pointer.as_str()).collect::<Vec<_>>(),
+        vec!["/password"]
+    );
+    let mysql = json!({"type": "Mysql", "username": "u", "authType": {"password": SECRET}, "hostPort": "h:3306"});
+    let fields = set.discover("database", &mysql).unwrap();
+    assert_eq!(fields[0].pointer, "/authType/password");
+}
+
+/// Assert the exact typed failure and its message, then that the host serves.
+fn assert_failure(mode: &str, want: PluginFailure, message: &str) -> Duration {
+    let set = hostile_set();
+    let (err, took) = fail(set, mode);
+    match &err {
+        Error::Plugin { plugin, reason } => {
+            assert_eq!(plugin, "hostile");
+            assert_eq!(reason, &want, "{mode}");
+        }
+        other => panic!("{mode}: expected a plugin failure, got {other:?}"),
+    }
+    assert_eq!(err.to_string(), message);
+    assert!(
+        !format!("{err:?}").contains(SECRET),
+        "{mode}: the error holds the secret: {err:?}"
+    );
+    still_serves(set);
+    eprintln!("sandbox: {mode} failed in {took:?}: {err}");
+    took
+}
+
+#[test]
+fn sandbox_infinite_loop_times_out() {
+    let took = assert_failure(
+        "Loop",
+        PluginFailure::Timeout {
+            limit_ms: TEST_TIME_MS,
+        },
+        &format!("plugin `hostile`: timed out after {TEST_TIME_MS} ms"),
+    );
+    // The epoch deadline fires within a tick or two of the limit (generous
+    // upper bound: the machine is shared and tests run in parallel).
+    assert!(took >= Duration::from_millis(TEST_TIME_MS - 20), "{took:?}");
+    assert!(
+        took < Duration::from_millis(TEST_TIME_MS + 1500),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn sandbox_unbounded_allocation_hits_the_memory_cap() {
+    let took = assert_failure(
+        "Alloc",
+        PluginFailure::MemoryLimit {
+            limit_bytes: 64 << 20,
+        },
+        "plugin `hostile`: exceeded its memory limit of 67108864 bytes",
+    );
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+#[test]
+fn sandbox_unbounded_recursion_overflows_the_stack() {
+    assert_failure(
+        "Recurse",
+        PluginFailure::StackOverflow,
+        "plugin `hostile`: overflowed its stack",
+    );
+}
+
+#[test]
+fn sandbox_panic_message_is_captured_and_redacted() {
+    let set = hostile_set();
+    let (err, _) = fail(set, "Panic");
+    let Error::Plugin {
+        plugin,
+        reason: PluginFailure::Panic { message, location },
+    } = &err
+    else {
+        panic!("expected a panic, got {err:?}")
+    };
+    assert_eq!(plugin, "hostile");
+    assert_eq!(
+        message.as_deref(),
+        Some("cannot handle password [redacted]")
+    );
+    let location = location.as_deref().unwrap();
+    assert!(location.starts_with("hostile/src/lib.rs:"), "{location}");
+    assert_eq!(
+        err.to_string(),
+        format!("plugin `hostile`: panicked: cannot handle password [redacted] (at {location})")
+    );
+    assert!(!format!("{err:?}").contains(SECRET));
+    still_serves(set);
+}
+
+#[test]
+fn sandbox_trap_without_message_is_a_panic_without_message() {
+    assert_failure(
+        "Unreachable",
+        PluginFailure::Panic {
+            message: None,
+            location: None,
+        },
+        "plugin `hostile`: panicked",
+    );
+}
+
+#[test]
+fn sandbox_pointers_that_do_not_exist_or_name_non_strings_are_refused() {
+    let cases = [
+        ("PointerMissing", "`/nope` does not exist in the config"),
+        ("PointerObject", "`/object` does not name a string or null"),
+        ("PointerNumber", "`/number` does not name a string or null"),
+        ("PointerSyntax", "`password` is not a JSON pointer"),
+        (
+            "SegmentsLie",
+            "segments for `/password` do not match the pointer",
+        ),
+        ("Duplicate", "`/password` listed twice"),
+        ("TypeField", "`/type` cannot be a secret field"),
+        ("LeakPointer", "`/[redacted]` does not exist in the config"),
+        ("Refuse", "declared connector type `Refuse` but refused it"),
+    ];
+    for (mode, reason) in cases {
+        assert_failure(
+            mode,
+            PluginFailure::InvalidAnswer(reason.to_string()),
+            &format!("plugin `hostile`: invalid answer: {reason}"),
+        );
+    }
+}
+
+#[test]
+fn sandbox_field_count_is_bounded() {
+    assert_failure(
+        "TenThousandOne",
+        PluginFailure::InvalidAnswer("10001 fields returned, the limit is 10000".into()),
+        "plugin `hostile`: invalid answer: 10001 fields returned, the limit is 10000",
+    );
+}
+
+#[test]
+fn sandbox_a_million_fields_are_refused_before_they_are_copied() {
+    // 10^6 fields cost the host ~56 MB to lift: the output limit (8 MiB of
+    // hostcall fuel) stops the copy before it starts.
+    let took = assert_failure(
+        "Million",
+        PluginFailure::OutputTooLarge { limit: 8 << 20 },
+        "plugin `hostile`: tried to send more than the output limit of 8388608 bytes to the host",
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+#[test]
+fn sandbox_huge_strings_are_refused_before_they_are_copied() {
+    for mode in ["HugeString", "HugeLog"] {
+        assert_failure(
+            mode,
+            PluginFailure::OutputTooLarge { limit: 8 << 20 },
+            "plugin `hostile`: tried to send more than the output limit of 8388608 bytes to the host",
+        );
+    }
+}
+
+#[test]
+fn sandbox_huge_error_messages_are_cut_and_redacted() {
+    let set = hostile_set();
+    let err = set.discover("hostile", &config("HugeError")).unwrap_err();
+    let Error::Input { pointer, message } = &err else {
+        panic!("expected an input error, got {err:?}")
+    };
+    assert_eq!(pointer.as_deref(), Some("/[redacted]"));
+    assert_eq!(message, &format!("{}…", "m".repeat(512)));
+    assert!(!err.to_string().contains(SECRET));
+    still_serves(set);
+}
+
+#[test]
+fn sandbox_no_state_survives_between_calls() {
+    let set = hostile_set();
+    for _ in 0..3 {
+        let fields = set.discover("hostile", &config("Counter")).unwrap();
+        // `/c1` every time: each call met a fresh instance that had seen one config.
+        assert_eq!(
+            fields
+                .iter()
+                .map(|f| f.pointer.as_str())
+                .collect::<Vec<_>>(),
+            vec!["/c1"]
+        );
+    }
+}
+
+#[test]
+fn sandbox_oversized_input_is_refused_before_the_call() {
+    let set = hostile_set();
+    let big = json!({"type": "Good", "password": "x".repeat(5 << 20)});
+    let err = set.discover("hostile", &big).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Plugin {
+                reason: PluginFailure::InputTooLarge { limit: 4194304, .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    still_serves(set);
+}
+
+// ---- Through the CLI: failing closed, and what reaches stderr -------------
+
+/// An installation with the hostile plugin granted and pinned, and a short
+/// time limit.
+fn om_with_hostile() -> Om {
+    let om = Om::new();
+    let dir = om.home.path().join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("hostile.wasm");
+    std::fs::copy(fixture("hostile"), &file).unwrap();
+    let cfg = om.home.path().join("om-secrets.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "plugins:\n  directory: {}\n  allow:\n    - {{file: hostile.wasm, sha256: {}}}\nlimits: {{timeMs: {TEST_TIME_MS}}}\n",
+            dir.display(),
+            sha256_of(&file)
+        ),
+    )
+    .unwrap();
+    om
+}
+
+fn args<'a>(om: &'a Om, op: &'a str, extra: &[&'a str]) -> Vec<String> {
+    let cfg = om.home.path().join("om-secrets.yaml");
+    let mut v = vec![op.to_string(), "--config".into(), cfg.display().to_string()];
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+fn run(om: &Om, op: &str, extra: &[&str], doc: &Value) -> crate::util::Run {
+    let a = args(om, op, extra);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    om.run(&a, &doc.to_string())
+}
+
+#[test]
+fn sandbox_seal_fails_closed_and_writes_nothing() {
+    let om = om_with_hostile();
+    // A first seal (built-in plugin) creates the store.
+    let mysql = json!({"type": "Mysql", "username": "u", "authType": {"password": "first"}, "hostPort": "h:1"});
+    run(
+        &om,
+        "seal",
+        &["--service-type", "database", "--name", "db1"],
+        &mysql,
+    )
+    .json();
+    let before = om.store_bytes().expect("the store exists");
+    for (mode, reason) in [
+        (
+            "Loop",
+            format!("plugin `hostile`: timed out after {TEST_TIME_MS} ms"),
+        ),
+        (
+            "SegmentsLie",
+            "plugin `hostile`: invalid answer: segments for `/password` do not match the pointer"
+                .into(),
+        ),
+        (
+            "Alloc",
+            "plugin `hostile`: exceeded its memory limit of 67108864 bytes".into(),
+        ),
+        (
+            "Panic",
+            "plugin `hostile`: panicked: cannot handle password [redacted]".into(),
+        ),
+    ] {
+        let r = run(
+            &om,
+            "seal",
+            &["--service-type", "hostile", "--name", "victim"],
+            &config(mode),
+        );
+        let stderr = r.err(); // exit 1, nothing on stdout
+        assert!(
+            stderr.contains(&format!("om-secrets: error: {reason}")),
+            "{mode}: {stderr}"
+        );
+        assert!(
+            !stderr.contains(SECRET),
+            "{mode}: the secret reached stderr: {stderr}"
+        );
+        assert_eq!(
+            om.store_bytes().as_deref(),
+            Some(before.as_slice()),
+            "{mode}: the store changed"
+        );
+    }
+    // The host still seals with the same plugin, from the same configuration.
+    let sealed = run(
+        &om,
+        "seal",
+        &["--service-type", "hostile", "--name", "ok"],
+        &config("Good"),
+    )
+    .json();
+    assert!(sealed["password"].as_str().unwrap().starts_with("fernet:"));
+    assert!(
+        om.store_ids()
+            .contains(&"/openmetadata/hostile/ok/password".to_string())
+    );
+}
+
+#[test]
+fn sandbox_mask_fails_rather_than_returning_unmasked_data() {
+    let om = om_with_hostile();
+    for mode in ["Panic", "PointerObject", "Loop"] {
+        let r = run(&om, "mask", &["--service-type", "hostile"], &config(mode));
+        let stderr = r.err();
+        assert!(
+            stderr.contains("om-secrets: error: plugin `hostile`: "),
+            "{stderr}"
+        );
+        assert!(!stderr.contains(SECRET), "{stderr}");
+    }
+    let masked = run(&om, "mask", &["--service-type", "hostile"], &config("Good")).json();
+    assert_eq!(masked["password"], "*********");
+}
+
+#[test]
+fn sandbox_plugin_log_lines_are_redacted_and_cannot_forge_lines() {
+    let om = om_with_hostile().with("OM_SECRETS_LOG", "warn");
+    let r = run(
+        &om,
+        "fields",
+        &["--service-type", "hostile"],
+        &config("LogSecret"),
+    );
+    let fields = r.json();
+    assert_eq!(fields[0]["pointer"], "/password");
+    assert!(
+        r.stderr
+            .contains("the password is [redacted]\\nERROR forged host line"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains(SECRET), "{}", r.stderr);
+    assert!(
+        !r.stderr.lines().any(|l| l.starts_with("ERROR forged")),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn sandbox_host_logs_hold_no_secret() {
+    // Everything om-secrets logs at the most verbose level, over a seal, a
+    // mask and a reveal through both a built-in and a granted plugin.
+    let om = om_with_hostile().with("OM_SECRETS_LOG", "trace");
+    let mysql = json!({"type": "Mysql", "username": "u", "authType": {"password": SECRET}, "hostPort": "h:1"});
+    let mut stderr = String::new();
+    for (service, doc) in [("database", mysql), ("hostile", config("Good"))] {
+        let r = run(
+            &om,
+            "seal",
+            &["--service-type", service, "--name", "s"],
+            &doc,
+        );
+        let sealed = r.json();
+        stderr += &r.stderr;
+        let r = run(&om, "mask", &["--service-type", service], &sealed);
+        r.json();
+        stderr += &r.stderr;
+        let r = run(
+            &om,
+            "reveal",
+            &["--service-type", service, "--name", "s"],
+            &sealed,
+        );
+        assert!(r.json().to_string().contains(SECRET));
+        stderr += &r.stderr;
+    }
+    assert!(!stderr.is_empty(), "trace logging produced nothing");
+    assert!(
+        !stderr.contains(SECRET),
+        "a secret reached the log: {stderr}"
+    );
+}
