@@ -109,13 +109,22 @@ impl RuleTable {
         connector_type: &str,
         top_level: bool,
     ) -> Option<Result<Vec<Rule<'static>>, RuleError>> {
-        let mut lines = self.text.lines().enumerate();
-        // Find the header.
-        lines.by_ref().find(|(_, l)| {
-            section_header(strip_comment(l)).is_some_and(|(name, nested_only)| {
-                name == connector_type && !(top_level && nested_only)
-            })
+        // Find the header with a substring search rather than by parsing
+        // every line: a plugin instance is fresh on every call, so this runs
+        // once per call over a table of up to ~60 sections.
+        let text = self.text;
+        let needle = format!("[{connector_type}");
+        let start = text.match_indices(&needle).map(|(i, _)| i).find(|&i| {
+            let line_start = i == 0 || text.as_bytes()[i - 1] == b'\n';
+            let line = text[i..].lines().next().unwrap_or("");
+            line_start
+                && section_header(strip_comment(line)).is_some_and(|(name, nested_only)| {
+                    name == connector_type && !(top_level && nested_only)
+                })
         })?;
+        // The header line itself, then the section's rules.
+        let mut lines = text[start..].lines().enumerate();
+        lines.next();
         let mut rules = Vec::new();
         for (n, raw) in lines {
             let line = strip_comment(raw);
@@ -128,8 +137,10 @@ impl RuleTable {
             match parse_rule(line) {
                 Ok(rule) => rules.push(rule),
                 Err(message) => {
+                    // Line numbers are only counted when needed.
+                    let first_line = text[..start].matches('\n').count();
                     return Some(Err(RuleError {
-                        line: n + 1,
+                        line: first_line + n + 1,
                         message,
                     }));
                 }
@@ -264,6 +275,9 @@ mod tests {
     fn bad_lines_name_their_line() {
         let t = RuleTable::new("[A]\nsecret a//b\n");
         assert_eq!(t.validate().unwrap_err().line, 2);
+        let t = RuleTable::new("[AB]\nsecret a\n[A]\n\nsecret x//y\n");
+        assert_eq!(t.section("A", true).unwrap().unwrap_err().line, 5);
+        assert_eq!(t.section("AB", true).unwrap().unwrap().len(), 1);
         let t = RuleTable::new("[A]\nsecrets a\n");
         assert!(
             t.validate()
