@@ -67,7 +67,9 @@ fn bench(c: &mut Criterion) {
         .unwrap()
         .1;
     let mut plugins = Plugins::new();
-    plugins.add_bytes(&sandbox, None, bytes, "builtin:database").unwrap();
+    plugins
+        .add_bytes(&sandbox, None, bytes, "builtin:database")
+        .unwrap();
     let plugin = plugins.route("database", "Mysql").unwrap();
     let config = mysql();
     let max = Limits::default().max_fields;
@@ -114,10 +116,15 @@ fn bench(c: &mut Criterion) {
         Arc::new(plugins),
     )
     .unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let subject = Subject::service("database", Some("mysql-bench"));
     c.bench_function("SecretsManager::seal mysql (db mode)", |b| {
-        b.iter(|| rt.block_on(manager.seal(&subject, black_box(&config))).unwrap())
+        b.iter(|| {
+            rt.block_on(manager.seal(&subject, black_box(&config)))
+                .unwrap()
+        })
     });
 }
 

@@ -28,13 +28,43 @@ fn a_whole_service_entity_is_sealed_in_place() {
     let args = ["seal", "--service-type", "database", "--name", "mysql-prod"];
     let stored = om.json(&args, &entity);
     assert_absent(&stored, "entity-pw");
-    assert_eq!(without(&stored, &["/connection/config/authType/password"]), without(&entity, &["/connection/config/authType/password"]));
-    assert_eq!(om.store_ids(), ["/openmetadata/database/mysql-prod/authtype/password"]);
-    let f = om.json(&["fields", "--service-type", "database", "--name", "mysql-prod"], &entity);
+    assert_eq!(
+        without(&stored, &["/connection/config/authType/password"]),
+        without(&entity, &["/connection/config/authType/password"])
+    );
+    assert_eq!(
+        om.store_ids(),
+        ["/openmetadata/database/mysql-prod/authtype/password"]
+    );
+    let f = om.json(
+        &[
+            "fields",
+            "--service-type",
+            "database",
+            "--name",
+            "mysql-prod",
+        ],
+        &entity,
+    );
     assert_eq!(f[0]["pointer"], "/connection/config/authType/password");
-    assert_eq!(om.json(&["reveal", "--service-type", "database", "--name", "mysql-prod"], &stored), entity);
+    assert_eq!(
+        om.json(
+            &[
+                "reveal",
+                "--service-type",
+                "database",
+                "--name",
+                "mysql-prod"
+            ],
+            &stored
+        ),
+        entity
+    );
     let masked = om.json(&["mask", "--service-type", "database"], &stored);
-    assert_eq!(masked["connection"]["config"]["authType"]["password"], "*********");
+    assert_eq!(
+        masked["connection"]["config"]["authType"]["password"],
+        "*********"
+    );
     assert_eq!(masked["owners"], entity["owners"]);
 }
 
@@ -53,13 +83,24 @@ fn a_test_connection_workflow_uses_openmetadata_ids() {
     });
     let stored = om.json(&["seal", "--workflow", "test-connection"], &wf);
     assert_absent(&stored, "wf-pw");
-    assert_eq!(om.store_ids(), ["/prefix/openmetadata/workflow/test-connection/request/connection/config/authtype/password"]);
-    assert_eq!(om.json(&["reveal", "--workflow", "test-connection"], &stored), wf);
+    assert_eq!(
+        om.store_ids(),
+        [
+            "/prefix/openmetadata/workflow/test-connection/request/connection/config/authtype/password"
+        ]
+    );
+    assert_eq!(
+        om.json(&["reveal", "--workflow", "test-connection"], &stored),
+        wf
+    );
     let out = om.json(&["forget", "--workflow", "test-connection"], &stored);
     assert_eq!(out["deleted"].as_array().unwrap().len(), 1);
     assert!(om.store_ids().is_empty());
 
-    let r = om.run(&["seal", "--workflow", "w"], &json!({"request": {"connection": {"config": {}}}}).to_string());
+    let r = om.run(
+        &["seal", "--workflow", "w"],
+        &json!({"request": {"connection": {"config": {}}}}).to_string(),
+    );
     assert!(r.err().contains("/request/serviceType"), "{}", r.stderr);
 }
 
@@ -74,11 +115,20 @@ fn a_bot_jwt_token_is_a_secret() {
     });
     let stored = om.json(&["seal", "--bot", "ingestion-bot"], &bot);
     assert_absent(&stored, "bot-token");
-    assert_eq!(stored["authenticationMechanism"]["config"]["JWTTokenExpiry"], "Unlimited");
-    assert_eq!(om.store_ids(), ["/openmetadata/bot/ingestion-bot/config/jwttoken"]);
+    assert_eq!(
+        stored["authenticationMechanism"]["config"]["JWTTokenExpiry"],
+        "Unlimited"
+    );
+    assert_eq!(
+        om.store_ids(),
+        ["/openmetadata/bot/ingestion-bot/config/jwttoken"]
+    );
     assert_eq!(om.json(&["reveal", "--bot", "ingestion-bot"], &stored), bot);
     let masked = om.json(&["mask", "--bot", "ingestion-bot"], &stored);
-    assert_eq!(masked["authenticationMechanism"]["config"]["JWTToken"], "*********");
+    assert_eq!(
+        masked["authenticationMechanism"]["config"]["JWTToken"],
+        "*********"
+    );
 
     let human = json!({"name": "alice", "isBot": false, "authenticationMechanism": {"authType": "JWT", "config": {"JWTToken": "t"}}});
     let r = om.run(&["seal", "--bot", "alice"], &human.to_string());
@@ -107,15 +157,26 @@ fn an_ingestion_pipeline_dbt_config_is_sealed() {
     });
     let stored = om.json(&["seal", "--pipeline", "dbt-ingest"], &pipeline);
     assert_absent(&stored, "dbt-cloud-token");
-    assert_eq!(om.store_ids(), ["/openmetadata/pipeline/dbt-ingest/sourceconfig/config/dbtconfigsource/dbtcloudauthtoken"]);
-    assert_eq!(om.json(&["reveal", "--pipeline", "dbt-ingest"], &stored), pipeline);
+    assert_eq!(
+        om.store_ids(),
+        ["/openmetadata/pipeline/dbt-ingest/sourceconfig/config/dbtconfigsource/dbtcloudauthtoken"]
+    );
+    assert_eq!(
+        om.json(&["reveal", "--pipeline", "dbt-ingest"], &stored),
+        pipeline
+    );
 
     let s3 = json!({"name": "p", "sourceConfig": {"config": {"type": "DBT", "dbtConfigSource": {
         "dbtConfigType": "s3",
         "dbtSecurityConfig": {"awsAccessKeyId": "AKIA", "awsSecretAccessKey": "dbt-s3-secret", "awsRegion": "us-east-1"}
     }}}});
     let f = om.json(&["fields", "--pipeline", "p"], &s3);
-    let ids: Vec<&str> = f.as_array().unwrap().iter().map(|x| x["secretId"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = f
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["secretId"].as_str().unwrap())
+        .collect();
     assert!(ids.contains(&"/openmetadata/pipeline/p/sourceconfig/config/dbtconfigsource/dbtsecurityconfig/awssecretaccesskey"), "{ids:?}");
     // A metadata pipeline without dbt has no secrets.
     let plain = json!({"name": "m", "sourceConfig": {"config": {"type": "DatabaseMetadata"}}});

@@ -220,5 +220,8 @@ fn a_missing_mount_is_an_error() {
     let d = Doc::mysql("nomount");
     let run = kms.om(true).run(&d.args("seal"), &d.doc.to_string());
     let err = run.err();
-    assert!(err.contains("404") && err.contains("no-such-mount") && err.contains(&d.ids(&kms)[0]), "{err}");
+    assert!(
+        err.contains("404") && err.contains("no-such-mount") && err.contains(&d.ids(&kms)[0]),
+        "{err}"
+    );
 }

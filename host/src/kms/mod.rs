@@ -19,11 +19,14 @@
 //! (written by old OpenMetadata versions) reads as absent; errors name the
 //! secret id, never its value.
 
+#[cfg(feature = "remote-kms")]
 pub mod aws;
 pub mod local;
 pub mod memory;
 pub mod resilient;
+#[cfg(feature = "remote-kms")]
 pub mod ssm;
+#[cfg(feature = "remote-kms")]
 pub mod vault;
 
 use async_trait::async_trait;
@@ -124,8 +127,9 @@ pub async fn open(
 pub async fn open_remote(
     settings: &crate::config::Settings,
 ) -> crate::Result<std::sync::Arc<dyn SecretStore>> {
-    use crate::config::{Provider, provider_parameters};
-    use std::sync::Arc;
+    use crate::config::provider_parameters;
+    #[cfg(feature = "remote-kms")]
+    use {crate::config::Provider, std::sync::Arc};
     let known = provider_parameters(settings.provider);
     let unknown: Vec<&str> = settings
         .parameters
@@ -142,6 +146,15 @@ pub async fn open_remote(
         )));
     }
     let policy = resilient::Policy::from_settings(settings)?;
+    #[cfg(not(feature = "remote-kms"))]
+    {
+        let _ = policy;
+        Err(crate::Error::Config(format!(
+            "secretsManager `{}` needs a build with the `remote-kms` feature",
+            settings.secrets_manager
+        )))
+    }
+    #[cfg(feature = "remote-kms")]
     let inner: Arc<dyn SecretStore> = match settings.provider {
         Provider::Aws => Arc::new(aws::AwsSecretsStore::connect(settings, policy.timeout).await?),
         Provider::AwsSsm => Arc::new(ssm::SsmStore::connect(settings, policy.timeout).await?),
@@ -152,5 +165,6 @@ pub async fn open_remote(
             )));
         }
     };
+    #[cfg(feature = "remote-kms")]
     Ok(Arc::new(resilient::Resilient::new(inner, policy)))
 }

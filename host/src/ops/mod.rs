@@ -155,22 +155,46 @@ impl SecretsManager {
             Some(Value::Null) | None if subject.optional => return Ok(Vec::new()),
             Some(c @ Value::Object(_)) => c,
             Some(_) => return Err(Error::input(at.clone(), "must be a JSON object")),
-            None => return Err(Error::input(at.clone(), "the document has no connection config here")),
+            None => {
+                return Err(Error::input(
+                    at.clone(),
+                    "the document has no connection config here",
+                ));
+            }
         };
         let type_at = format!("{at}/{}", subject.type_key);
         let connector_type = match config.get(&subject.type_key) {
             Some(Value::String(t)) => t.as_str(),
-            Some(_) => return Err(Error::input(type_at, format!("`{}` must be a string", subject.type_key))),
+            Some(_) => {
+                return Err(Error::input(
+                    type_at,
+                    format!("`{}` must be a string", subject.type_key),
+                ));
+            }
             None => {
-                return Err(Error::input(type_at, format!("the config has no `{}` naming its connector type", subject.type_key)));
+                return Err(Error::input(
+                    type_at,
+                    format!(
+                        "the config has no `{}` naming its connector type",
+                        subject.type_key
+                    ),
+                ));
             }
         };
         let plugin = self.plugins.route(&subject.service_type, connector_type)?;
-        let checked = plugin.discover(connector_type, config).map_err(|e| match e {
-            // Pointers from the plugin are relative to the config.
-            Error::Input { pointer: Some(p), message } => Error::Input { pointer: Some(format!("{at}{p}")), message },
-            other => other,
-        })?;
+        let checked = plugin
+            .discover(connector_type, config)
+            .map_err(|e| match e {
+                // Pointers from the plugin are relative to the config.
+                Error::Input {
+                    pointer: Some(p),
+                    message,
+                } => Error::Input {
+                    pointer: Some(format!("{at}{p}")),
+                    message,
+                },
+                other => other,
+            })?;
         Ok(checked
             .into_iter()
             .map(|c| {
@@ -180,7 +204,11 @@ impl SecretsManager {
                     Some(name) => self.ids.id(&subject.kind, name, &segments),
                     None => segments.join("/"),
                 };
-                Field { pointer: format!("{at}{}", c.pointer), secret_id, treatment: c.treatment }
+                Field {
+                    pointer: format!("{at}{}", c.pointer),
+                    secret_id,
+                    treatment: c.treatment,
+                }
             })
             .collect())
     }

@@ -63,13 +63,19 @@ impl Subject {
 
     /// A whole service entity (`{"name", "serviceType", "connection": {"config": …}}`).
     pub fn service_entity(service_type: &str, name: Option<&str>) -> Self {
-        Subject { config_pointer: "/connection/config".into(), ..Self::service(service_type, name) }
+        Subject {
+            config_pointer: "/connection/config".into(),
+            ..Self::service(service_type, name)
+        }
     }
 
     /// A service given either as its config or as the whole entity: an object
     /// with `connection.config` is an entity.
     pub fn service_for(service_type: &str, name: Option<&str>, doc: &Value) -> Self {
-        if doc.pointer("/connection/config").is_some_and(Value::is_object) {
+        if doc
+            .pointer("/connection/config")
+            .is_some_and(Value::is_object)
+        {
             Self::service_entity(service_type, name)
         } else {
             Self::service(service_type, name)
@@ -109,7 +115,12 @@ impl Subject {
         let service_type = doc
             .pointer("/request/serviceType")
             .and_then(Value::as_str)
-            .ok_or_else(|| Error::input("/request/serviceType", "a workflow must name its request's serviceType (e.g. \"Database\")"))?
+            .ok_or_else(|| {
+                Error::input(
+                    "/request/serviceType",
+                    "a workflow must name its request's serviceType (e.g. \"Database\")",
+                )
+            })?
             .to_ascii_lowercase();
         Ok(Subject {
             kind: "workflow".into(),
@@ -128,6 +139,9 @@ pub fn check_bot(doc: &Value) -> Result<()> {
     match doc.get("isBot") {
         Some(Value::Bool(true)) => Ok(()),
         Some(Value::Bool(false)) => Err(Error::input("/isBot", "this user is not a bot")),
-        _ => Err(Error::input("/isBot", "a bot's User entity must have `\"isBot\": true`")),
+        _ => Err(Error::input(
+            "/isBot",
+            "a bot's User entity must have `\"isBot\": true`",
+        )),
     }
 }
