@@ -49,6 +49,13 @@ impl IdBuilder {
         IdBuilder { base }
     }
 
+    /// Whether an id lies in this deployment's namespace
+    /// (`/<prefix>/<cluster>/…`): the ids om-secrets itself writes in
+    /// managed mode.
+    pub fn owns(&self, id: &str) -> bool {
+        id.strip_prefix(&self.base).is_some_and(|rest| rest.starts_with('/'))
+    }
+
     /// The id root of one entity: `/<prefix>/<cluster>/<kind>/<name>`.
     pub fn entity(&self, kind: &str, name: &str) -> String {
         format!("{}/{}/{}", self.base, segment(kind), segment(name))

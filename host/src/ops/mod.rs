@@ -213,6 +213,26 @@ impl SecretsManager {
             .collect())
     }
 
+    /// In managed mode the deployment's id namespace belongs to om-secrets:
+    /// a `secret:` reference into it must stay within the entity's own ids,
+    /// so no config (sent by a user, or a token copied between rows of the
+    /// database) can make a privileged reveal read another entity's secret.
+    /// References outside the namespace are the user's own secrets.
+    fn check_reference(&self, subject: &Subject, pointer: &str, id: &str) -> Result<()> {
+        if self.mode != Mode::Managed || !self.ids.owns(id) {
+            return Ok(());
+        }
+        let Some(name) = &subject.name else {
+            return Err(Error::input(pointer, "references a managed secret: the entity's name (--name) is needed to check it"));
+        };
+        let root = format!("{}/", self.ids.entity(&subject.kind, name));
+        if id.starts_with(&root) {
+            Ok(())
+        } else {
+            Err(Error::input(pointer, format!("references `{id}`, a secret of another entity")))
+        }
+    }
+
     fn need_name(&self, subject: &Subject) -> Result<()> {
         if subject.name.is_none() {
             return Err(Error::Input {

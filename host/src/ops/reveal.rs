@@ -35,6 +35,7 @@ impl SecretsManager {
             };
             let resolved = match reference(&plain) {
                 Some(id) if !keep_references => {
+                    self.check_reference(subject, &f.pointer, id)?;
                     let store = self.store.as_ref().ok_or_else(|| {
                         Error::Config(format!(
                             "field `{}` holds a `secret:` reference, but secretsManager `db` has no store to resolve it",

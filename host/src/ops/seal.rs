@@ -5,7 +5,7 @@
 //! | value | `db` | managed | non-managed |
 //! |---|---|---|---|
 //! | plain | `fernet:` it | write to the store, `fernet(secret:<id>)` | `fernet:` it |
-//! | `secret:<id>` (a user's reference) | `fernet:` it | must exist; `fernet:` it | must exist; `fernet:` it |
+//! | `secret:<id>` (a user's reference) | `fernet:` it | must exist, and not be another entity's managed secret; `fernet:` it | must exist; `fernet:` it |
 //! | `fernet:` of a reference | unchanged | unchanged | unchanged |
 //! | `fernet:` of a plain value | unchanged | moved into the store (migration) | unchanged |
 //! | null, `""` | unchanged | its secret deleted; unchanged | unchanged |
@@ -63,6 +63,9 @@ impl SecretsManager {
             }
             if is_tokenized(value) {
                 let plain = self.fernet.decrypt(value).map_err(|e| e.at(&f.pointer))?;
+                if let Some(id) = reference(&plain) {
+                    self.check_reference(subject, &f.pointer, id)?;
+                }
                 if managed && reference(&plain).is_none() && !plain.is_empty() {
                     // A value sealed in `db` mode: move it into the store.
                     let stored = self
@@ -80,6 +83,7 @@ impl SecretsManager {
                         "`secret:` reference without an id",
                     ));
                 }
+                self.check_reference(subject, &f.pointer, id)?;
                 if self.store.is_some() {
                     references.push((f.pointer.clone(), id.to_string()));
                 }
