@@ -31,6 +31,11 @@ fi
 # The host's build script builds the wasm plugins: share the main build's.
 export OM_SECRETS_PLUGIN_TARGET_DIR="$root/target/plugins"
 sanitizer="${FUZZ_SANITIZER:-none}"
+# FUZZ_PROFILE=dev builds unoptimised: about half the build time, fewer
+# executions per second. CI uses it for its short runs; long runs by hand
+# should keep the default (release).
+profile=()
+[ "${FUZZ_PROFILE:-release}" = dev ] && profile=(--dev)
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
@@ -38,7 +43,7 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 
 for t in "${targets[@]}"; do
-    cargo fuzz build --sanitizer "$sanitizer" "$t"
+    cargo fuzz build "${profile[@]}" --sanitizer "$sanitizer" "$t"
     mkdir -p "corpus/$t"
     echo "== fuzz $t for ${secs}s"
     # corpus/<t> grows (gitignored); seeds/<t> and regressions/<t> are read only.
@@ -46,7 +51,7 @@ for t in "${targets[@]}"; do
     [ -d "regressions/$t" ] && dirs+=("regressions/$t")
     log="$(mktemp)"
     status=0
-    cargo fuzz run --sanitizer "$sanitizer" "$t" "${dirs[@]}" -- \
+    cargo fuzz run "${profile[@]}" --sanitizer "$sanitizer" "$t" "${dirs[@]}" -- \
         -max_total_time="$secs" -timeout=20 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 \
         >"$log" 2>&1 || status=$?
     grep -E "DONE|stat::number_of_executed_units|stat::new_units_added|panicked|SUMMARY|Test unit written" "$log" || true
