@@ -53,7 +53,8 @@ impl IdBuilder {
     /// (`/<prefix>/<cluster>/…`): the ids om-secrets itself writes in
     /// managed mode.
     pub fn owns(&self, id: &str) -> bool {
-        id.strip_prefix(&self.base).is_some_and(|rest| rest.starts_with('/'))
+        id.strip_prefix(&self.base)
+            .is_some_and(|rest| rest.starts_with('/'))
     }
 
     /// The id root of one entity: `/<prefix>/<cluster>/<kind>/<name>`.

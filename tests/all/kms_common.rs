@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use om_secrets::config::{FileConfig, Settings};
-use om_secrets::fernet::FernetKeys;
 use serde_json::{Value, json};
 
 use crate::util::{Om, Run, assert_absent, servers};
@@ -844,19 +843,7 @@ impl Doc {
 }
 
 pub fn decrypt(v: &Value, pointer: &str) -> String {
-    let token = v
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("no string at {pointer} in {v}"));
-    assert!(
-        token.starts_with("fernet:"),
-        "{pointer} is not sealed: {token}"
-    );
-    FernetKeys::parse(FERNET_KEY)
-        .unwrap()
-        .decrypt(token)
-        .unwrap()
-        .to_string()
+    crate::util::unseal(FERNET_KEY, v, pointer)
 }
 
 /// Nothing of `values` in `text`.

@@ -26,19 +26,7 @@ const SECRETS: &[(&str, &str)] = &[
 ];
 
 fn decrypt(v: &Value, pointer: &str) -> String {
-    let token = v
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("no string at {pointer} in {v}"));
-    assert!(
-        token.starts_with("fernet:"),
-        "{pointer} is not sealed: {token}"
-    );
-    FernetKeys::parse(KEY)
-        .unwrap()
-        .decrypt(token)
-        .unwrap()
-        .to_string()
+    crate::util::unseal(KEY, v, pointer)
 }
 
 fn seal(om: &Om, doc: &Value) -> Value {
@@ -201,7 +189,9 @@ fn managed_mode_keeps_user_references() {
     let om = Om::new().with("FERNET_KEY", KEY);
     // A secret the user keeps outside om-secrets' namespace.
     let home = om.path("");
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     rt.block_on(async {
         use om_secrets::kms::SecretStore;
         let store = om_secrets::kms::local::LocalStore::open(&home).unwrap();
@@ -213,26 +203,45 @@ fn managed_mode_keeps_user_references() {
         &json!({"type": "Mysql", "authType": {"password": r}}),
     );
     assert_eq!(decrypt(&stored, "/authType/password"), r);
-    assert_eq!(om.store_ids(), ["/team/mysql-password"], "a reference is not copied");
-    let plain = om.json(&["reveal", "--service-type", "database", "--name", "copy"], &stored);
+    assert_eq!(
+        om.store_ids(),
+        ["/team/mysql-password"],
+        "a reference is not copied"
+    );
+    let plain = om.json(
+        &["reveal", "--service-type", "database", "--name", "copy"],
+        &stored,
+    );
     assert_eq!(plain["authType"]["password"], "team-pw");
 }
 
 #[test]
 fn another_entitys_managed_secret_cannot_be_referenced() {
     let om = Om::new().with("FERNET_KEY", KEY);
-    let victim = seal(&om, &json!({"type": "Mysql", "authType": {"password": "victim-pw"}}));
+    let victim = seal(
+        &om,
+        &json!({"type": "Mysql", "authType": {"password": "victim-pw"}}),
+    );
     // A user pointing their service at the victim's secret.
     let r = "secret:/openmetadata/database/mysql-test/authtype/password";
     let attempt = json!({"type": "Mysql", "authType": {"password": r}});
-    let out = om.run(&["seal", "--service-type", "database", "--name", "attacker"], &attempt.to_string());
+    let out = om.run(
+        &["seal", "--service-type", "database", "--name", "attacker"],
+        &attempt.to_string(),
+    );
     assert!(out.err().contains("another entity"), "{}", out.stderr);
     // Someone with the database copying the victim's token into another row.
     let copied = json!({"type": "Mysql", "authType": {"password": victim["authType"]["password"]}});
     for op in ["seal", "reveal"] {
-        let out = om.run(&[op, "--service-type", "database", "--name", "attacker"], &copied.to_string());
+        let out = om.run(
+            &[op, "--service-type", "database", "--name", "attacker"],
+            &copied.to_string(),
+        );
         let err = out.err();
-        assert!(err.contains("another entity") && !err.contains("victim-pw"), "{op}: {err}");
+        assert!(
+            err.contains("another entity") && !err.contains("victim-pw"),
+            "{op}: {err}"
+        );
     }
     // The owner still reads it.
     assert_eq!(reveal(&om, &victim)["authType"]["password"], "victim-pw");
@@ -312,11 +321,14 @@ fn forget_deletes_own_secrets_only() {
     );
     // A secret the user keeps outside om-secrets' namespace, referenced.
     let home = om.path("");
-    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-        use om_secrets::kms::SecretStore;
-        let store = om_secrets::kms::local::LocalStore::open(&home).unwrap();
-        store.put("/team/ca", "team-ca").await.unwrap();
-    });
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(async {
+            use om_secrets::kms::SecretStore;
+            let store = om_secrets::kms::local::LocalStore::open(&home).unwrap();
+            store.put("/team/ca", "team-ca").await.unwrap();
+        });
     let mine = om.json(
         &["seal", "--service-type", "database", "--name", "svc"],
         &json!({"type": "Mysql", "authType": {"password": "own"}, "sslConfig": {"caCertificate": "secret:/team/ca"}}),
@@ -332,7 +344,10 @@ fn forget_deletes_own_secrets_only() {
     );
     assert_eq!(
         om.store_ids(),
-        ["/openmetadata/database/mysql-test/authtype/password", "/team/ca"]
+        [
+            "/openmetadata/database/mysql-test/authtype/password",
+            "/team/ca"
+        ]
     );
     // The service can be re-created under the same name.
     let again = om.json(

@@ -231,3 +231,20 @@ pub fn python(code: &str, stdin: &str) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// The plaintext of the sealed (`fernet:`) value at `pointer`, with `key`.
+pub fn unseal(key: &str, v: &Value, pointer: &str) -> String {
+    let token = v
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no string at {pointer} in {v}"));
+    assert!(
+        token.starts_with("fernet:"),
+        "{pointer} is not sealed: {token}"
+    );
+    om_secrets::fernet::FernetKeys::parse(key)
+        .unwrap()
+        .decrypt(token)
+        .unwrap()
+        .to_string()
+}

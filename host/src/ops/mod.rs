@@ -223,13 +223,19 @@ impl SecretsManager {
             return Ok(());
         }
         let Some(name) = &subject.name else {
-            return Err(Error::input(pointer, "references a managed secret: the entity's name (--name) is needed to check it"));
+            return Err(Error::input(
+                pointer,
+                "references a managed secret: the entity's name (--name) is needed to check it",
+            ));
         };
         let root = format!("{}/", self.ids.entity(&subject.kind, name));
         if id.starts_with(&root) {
             Ok(())
         } else {
-            Err(Error::input(pointer, format!("references `{id}`, a secret of another entity")))
+            Err(Error::input(
+                pointer,
+                format!("references `{id}`, a secret of another entity"),
+            ))
         }
     }
 
