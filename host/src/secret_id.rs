@@ -15,7 +15,9 @@
 /// The prefix of a reference to a secret in the store.
 pub const REFERENCE_PREFIX: &str = "secret:";
 
-/// Sanitise one segment (see the module docs).
+/// Sanitise one segment (see the module docs). The guest SDK has its twin
+/// (`om_secrets_guest::segment`) on purpose: the host recomputes every
+/// plugin's segments itself rather than trusting code that runs in plugins.
 pub fn segment(s: &str) -> String {
     s.chars()
         .flat_map(char::to_lowercase)
