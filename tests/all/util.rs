@@ -113,24 +113,11 @@ impl Om {
 
     /// Run with `stdin` as input.
     pub fn run(&self, args: &[&str], stdin: &str) -> Run {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn om-secrets");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
         let Output {
             status,
             stdout,
             stderr,
-        } = child.wait_with_output().unwrap();
+        } = feed(self.command(args), stdin);
         Run {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8(stdout).unwrap(),
@@ -203,6 +190,23 @@ pub fn servers(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Run a command with `stdin` as its input, capturing its output.
+pub fn feed(mut cmd: Command, stdin: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// The project's Python (with cryptography, boto3, …), running `code`.
 pub fn python(code: &str, stdin: &str) -> String {
     servers(&["install"]);
@@ -210,20 +214,9 @@ pub fn python(code: &str, stdin: &str) -> String {
         .split_whitespace()
         .find_map(|kv| kv.strip_prefix("PYTHON=").map(String::from))
         .expect("servers.sh env prints PYTHON=");
-    let mut child = Command::new(py)
-        .args(["-c", code])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut cmd = Command::new(py);
+    cmd.args(["-c", code]);
+    let out = feed(cmd, stdin);
     assert!(
         out.status.success(),
         "python failed: {}",
