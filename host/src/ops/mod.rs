@@ -153,8 +153,7 @@ impl SecretsManager {
         let at = &subject.config_pointer;
         let config = match doc.pointer(at) {
             Some(Value::Null) | None if subject.optional => return Ok(Vec::new()),
-            Some(c @ Value::Object(_)) => c,
-            Some(_) => return Err(Error::input(at.clone(), "must be a JSON object")),
+            Some(c) => c,
             None => {
                 return Err(Error::input(
                     at.clone(),
@@ -162,28 +161,9 @@ impl SecretsManager {
                 ));
             }
         };
-        let type_at = format!("{at}/{}", subject.type_key);
-        let connector_type = match config.get(&subject.type_key) {
-            Some(Value::String(t)) => t.as_str(),
-            Some(_) => {
-                return Err(Error::input(
-                    type_at,
-                    format!("`{}` must be a string", subject.type_key),
-                ));
-            }
-            None => {
-                return Err(Error::input(
-                    type_at,
-                    format!(
-                        "the config has no `{}` naming its connector type",
-                        subject.type_key
-                    ),
-                ));
-            }
-        };
-        let plugin = self.plugins.route(&subject.service_type, connector_type)?;
-        let checked = plugin
-            .discover(connector_type, config)
+        let checked = self
+            .plugins
+            .discover_by(&subject.service_type, &subject.type_key, config)
             .map_err(|e| match e {
                 // Pointers from the plugin are relative to the config.
                 Error::Input {

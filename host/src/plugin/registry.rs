@@ -439,19 +439,35 @@ impl Plugins {
     /// Discover the secret fields of one connection config: its `type` routes
     /// it to a plugin, whose answer is checked.
     pub fn discover(&self, service_type: &str, config: &Value) -> Result<Vec<CheckedField>> {
+        self.discover_by(service_type, "type", config)
+    }
+
+    /// Like [`Plugins::discover`], routed by the config's `type_key` property
+    /// (`type` for connections, `authType` for a bot's credentials,
+    /// `dbtConfigType` for a dbt source). Error pointers are relative to the
+    /// config.
+    pub fn discover_by(
+        &self,
+        service_type: &str,
+        type_key: &str,
+        config: &Value,
+    ) -> Result<Vec<CheckedField>> {
         let Value::Object(map) = config else {
             return Err(Error::input(
                 "",
                 "a connection config must be a JSON object",
             ));
         };
-        let connector_type = match map.get("type") {
+        let at = format!("/{type_key}");
+        let connector_type = match map.get(type_key) {
             Some(Value::String(t)) => t,
-            Some(_) => return Err(Error::input("/type", "`type` must be a string")),
+            Some(_) => return Err(Error::input(at, format!("`{type_key}` must be a string"))),
             None => {
                 return Err(Error::input(
-                    "/type",
-                    "the config has no `type` (e.g. \"Mysql\")",
+                    at,
+                    format!(
+                        "the config has no `{type_key}` naming its connector type (e.g. \"Mysql\")"
+                    ),
                 ));
             }
         };
