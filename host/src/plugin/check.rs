@@ -76,9 +76,14 @@ pub fn check(
         )));
     }
     // Pointers come from the plugin: shown shortened, and redacted in case a
-    // plugin tries to smuggle a value out through an error message.
-    let redactor = Redactor::new(config);
-    let show = |p: &str| -> String { redactor.redact(&shorten(p, 200)) };
+    // plugin tries to smuggle a value out through an error message. The
+    // redactor is built only when an error is shown, not on honest answers.
+    let redactor = std::cell::OnceCell::new();
+    let show = |p: &str| -> String {
+        redactor
+            .get_or_init(|| Redactor::new(config))
+            .redact(&shorten(p, 200))
+    };
     let mut seen = HashSet::new();
     let mut ids: HashMap<Vec<String>, String> = HashMap::new();
     let mut out = Vec::with_capacity(answer.len());
