@@ -93,6 +93,68 @@ pub trait SecretStore: Send + Sync {
 
     /// Delete `id` at once. `Ok(true)` if it existed.
     async fn delete(&self, id: &str) -> Result<bool, KmsError>;
+
+    /// The id a `secret:<reference>` really names in this store, in the form
+    /// `put` writes ids (`/openmetadata/…`). Two references that this store
+    /// resolves to the same secret (Vault's path with or without a leading
+    /// `/`, an AWS ARN and the secret's name, an SSM ARN or `name:version`
+    /// selector and the parameter's name…) have the same canonical form, so
+    /// an ownership check on it cannot be side-stepped by spelling. A
+    /// reference the store would not resolve as one exact id (`..`, empty
+    /// segments, query strings…) is an error naming it.
+    async fn canonical(&self, reference: &str) -> Result<String, KmsError> {
+        self.validate(reference)?;
+        Ok(reference.to_string())
+    }
+
+    /// Whether `put` would accept `id` (the store's own naming rules: length,
+    /// characters, depth). Seal validates every id before its first write.
+    fn validate(&self, _id: &str) -> Result<(), KmsError> {
+        Ok(())
+    }
+
+    /// Every id below `prefix` (which ends in `/`), canonical, sorted: what
+    /// `forget` deletes beyond the ids a document names.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, KmsError> {
+        Err(KmsError::new(
+            self.name(),
+            Some(prefix),
+            KmsErrorKind::Other,
+            "this store cannot list its ids",
+        ))
+    }
+
+    /// Apply many changes as one operation: stores that can make it one
+    /// durable write (the local file) do; others apply them in order and stop
+    /// at the first failure, returning it with how many changes were applied.
+    async fn apply(&self, changes: &[Change]) -> Result<(), (usize, KmsError)> {
+        for (i, c) in changes.iter().enumerate() {
+            let r = match c {
+                Change::Put(id, value) => self.put(id, value).await,
+                Change::Delete(id) => self.delete(id).await.map(|_| ()),
+            };
+            r.map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// One change to a store, for [`SecretStore::apply`].
+#[derive(Clone)]
+pub enum Change {
+    /// Create or update an id.
+    Put(String, SecretValue),
+    /// Delete an id (absent is fine).
+    Delete(String),
+}
+
+impl std::fmt::Debug for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Change::Put(id, _) => write!(f, "Put({id}, <secret>)"),
+            Change::Delete(id) => write!(f, "Delete({id})"),
+        }
+    }
 }
 
 /// Log filter directives an application should add to its own (the CLI
