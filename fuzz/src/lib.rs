@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use om_secrets::config::Mode;
+use om_secrets::ops::Backend;
 use om_secrets::fernet::FernetKeys;
 use om_secrets::plugin::check::{self, Treatment, tokens};
 use om_secrets::plugin::{Limits, Plugins, Sandbox};
@@ -188,13 +188,11 @@ thread_local! {
         let (_, bytes) = om_secrets::plugin::registry::builtin().iter().find(|(n, _)| *n == "database").unwrap();
         plugins.add_bytes(&sandbox, None, bytes, "builtin:database").unwrap();
         let manager = SecretsManager::new(
-            Mode::Db,
+            Backend::Db,
             FernetKeys::parse(KEY).unwrap(),
-            None,
             IdBuilder::new("", "openmetadata"),
             Arc::new(plugins),
-        )
-        .unwrap();
+        );
         (manager, tokio::runtime::Builder::new_current_thread().build().unwrap())
     };
 }
@@ -218,7 +216,7 @@ pub fn cli_json(data: &[u8]) {
         return;
     };
     MANAGER.with(|(m, rt)| {
-        let subject = Subject::service("database", Some("fuzz"));
+        let subject = Subject::service("database", Some("fuzz")).unwrap();
         let Ok(fields) = m.fields(&subject, &doc) else {
             // Refused (not a database config, a plugin refusal…): every
             // operation must refuse it too.

@@ -13,8 +13,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use om_secrets::config::Mode;
 use om_secrets::fernet::FernetKeys;
+use om_secrets::ops::Backend;
 use om_secrets::plugin::check::{self, CheckedField, Treatment};
 use om_secrets::plugin::{Limits, Plugins, Sandbox};
 use om_secrets::secret_id::IdBuilder;
@@ -109,17 +109,15 @@ fn bench(c: &mut Criterion) {
 
     // The whole operation as the CLI runs it (db mode, no I/O), for reference.
     let manager = SecretsManager::new(
-        Mode::Db,
+        Backend::Db,
         keys,
-        None,
         IdBuilder::new("", "openmetadata"),
         Arc::new(plugins),
-    )
-    .unwrap();
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let subject = Subject::service("database", Some("mysql-bench"));
+    let subject = Subject::service("database", Some("mysql-bench")).unwrap();
     c.bench_function("SecretsManager::seal mysql (db mode)", |b| {
         b.iter(|| {
             rt.block_on(manager.seal(&subject, black_box(&config)))

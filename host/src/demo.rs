@@ -63,7 +63,7 @@ pub async fn run(manager: &SecretsManager, settings: &Settings) -> Result<()> {
         let (service_type, name) = stem
             .split_once('.')
             .expect("examples are named <type>.<name>.json");
-        let subject = Subject::service(service_type, Some(name));
+        let subject = Subject::service(service_type, Some(name))?;
         let config: Value = serde_json::from_str(text)?;
         println!(
             "\n== {service_type} service `{name}` ({}) ==",

@@ -55,7 +55,7 @@ struct Target {
 impl Target {
     fn subject(&self, doc: &Value) -> Result<Subject> {
         Ok(if let Some(st) = &self.service_type {
-            Subject::service_for(st, self.name.as_deref(), doc)
+            Subject::service_for(st, self.name.as_deref(), doc)?
         } else if let Some(name) = &self.bot {
             om_secrets::ops::check_bot(doc)?;
             Subject::bot(Some(name))
@@ -72,7 +72,14 @@ impl Target {
 #[derive(Subcommand)]
 enum Command {
     /// Seal a config: store or encrypt every secret field, per the mode.
-    Seal(#[command(flatten)] Target),
+    Seal {
+        #[command(flatten)]
+        target: Target,
+        /// The entity's previous stored (sealed) form: secrets it referenced
+        /// that the new one no longer does are deleted (managed mode).
+        #[arg(long, value_name = "FILE")]
+        previous: Option<PathBuf>,
+    },
     /// Reveal a stored config (privileged): decrypt, and resolve references.
     Reveal {
         #[command(flatten)]
@@ -207,9 +214,15 @@ async fn run(cli: Cli) -> Result<()> {
     }
     let manager = SecretsManager::from_settings(&settings).await?;
     match cli.command {
-        Command::Seal(t) => {
+        Command::Seal { target, previous } => {
+            let previous = previous.as_deref().map(read_json_file).transpose()?;
             let doc = parse_json(&read_stdin_text()?, "stdin")?;
-            print_json(&manager.seal(&t.subject(&doc)?, &doc).await?)
+            let subject = target.subject(&doc)?;
+            print_json(
+                &manager
+                    .seal_update(&subject, previous.as_ref(), &doc)
+                    .await?,
+            )
         }
         Command::Reveal {
             target,

@@ -4,10 +4,16 @@
 //! - the prefix is omitted when empty;
 //! - `kind` is the service type (`database`, …) or `bot`, `pipeline`,
 //!   `workflow` for other entities;
-//! - each segment, and the entity name, is lower-cased with every character
-//!   outside `[a-z0-9_-]` replaced by `_` (`"mysql test"` → `mysql_test`). The
-//!   name is sanitised as one segment, so a `/` in a name cannot reach into
-//!   another entity's ids.
+//! - each field segment is lower-cased with every character outside
+//!   `[a-z0-9_-]` replaced by `_` (`authType` → `authtype`);
+//! - the entity name is kept as it is when it is made of `[a-z0-9_-]` only
+//!   (OpenMetadata's id, byte for byte). Any other name would share its
+//!   sanitised form with other names (`db-東京` and `db-大阪` → `db-__`,
+//!   `Kafka.Prod`/`kafka prod` → `kafka_prod`, `PROD` → `prod`, the Kelvin
+//!   sign `K` → `k`), so it becomes `<sanitised>.<16 hex digits of its
+//!   sha256>` (`Kafka.Prod` → `kafka_prod.5a3f…`): a `.` never appears in a
+//!   sanitised segment, so such an id cannot meet another name's, and a `/`
+//!   in a name cannot reach into another entity's ids. See [`name_segment`].
 //!
 //! Example: cluster `openmetadata`, service `mysql-test`, MySQL basic auth →
 //! `/openmetadata/database/mysql-test/authtype/password`.
@@ -29,6 +35,26 @@ pub fn segment(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Whether a name is its own id segment: `[a-z0-9_-]+`.
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// The id segment of an entity name: the name itself when
+/// [`is_plain_name`], else its sanitised form, a `.` and the first 16 hex
+/// digits of the sha256 of the exact name (so no two names share a segment).
+pub fn name_segment(name: &str) -> String {
+    if is_plain_name(name) {
+        return name.to_string();
+    }
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(name.as_bytes());
+    format!("{}.{}", segment(name), &hex::encode(digest)[..16])
 }
 
 /// Builds the ids of one deployment (prefix and cluster name).
@@ -59,9 +85,10 @@ impl IdBuilder {
             .is_some_and(|rest| rest.starts_with('/'))
     }
 
-    /// The id root of one entity: `/<prefix>/<cluster>/<kind>/<name>`.
+    /// The id root of one entity: `/<prefix>/<cluster>/<kind>/<name>`, the
+    /// name as [`name_segment`] makes it.
     pub fn entity(&self, kind: &str, name: &str) -> String {
-        format!("{}/{}/{}", self.base, segment(kind), segment(name))
+        format!("{}/{}/{}", self.base, segment(kind), name_segment(name))
     }
 
     /// A full id below an entity root.
@@ -109,8 +136,8 @@ mod tests {
             "/prefix/openmetadata/workflow/test-connection/request/connection/config/authtype/password"
         );
         assert_eq!(
-            ids.entity("database", "test name"),
-            "/prefix/openmetadata/database/test_name"
+            ids.entity("database", "test-name_2"),
+            "/prefix/openmetadata/database/test-name_2"
         );
         assert_eq!(
             IdBuilder::new("/a/b/", "My.Cluster").entity("bot", "ingestion-bot"),
@@ -121,11 +148,42 @@ mod tests {
     #[test]
     fn names_cannot_escape_their_entity() {
         let ids = IdBuilder::new("", "openmetadata");
-        assert_eq!(
-            ids.entity("database", "../other/x"),
-            "/openmetadata/database/___other_x"
-        );
+        let e = ids.entity("database", "../other/x");
+        assert!(e.starts_with("/openmetadata/database/___other_x."), "{e}");
+        assert_eq!(e.matches('/').count(), 3, "{e}");
         assert_eq!(reference("secret:/a/b"), Some("/a/b"));
         assert_eq!(reference("fernet:x"), None);
+    }
+
+    #[test]
+    fn names_that_sanitise_alike_get_distinct_ids() {
+        let ids = IdBuilder::new("", "openmetadata");
+        // Each group sanitises to one string; every member must get its own root,
+        // and no derived root may equal a plain name's.
+        let groups: &[&[&str]] = &[
+            &["db-東京", "db-大阪", "db-__"],
+            &["Kafka.Prod", "kafka prod", "kafka_prod", "KAFKA_PROD"],
+            &["\u{212a}afka", "Kafka", "kafka"],
+            &["prod", "PROD", "Prod"],
+            &["a/b", "a_b", "a.b"],
+        ];
+        for group in groups {
+            let roots: std::collections::BTreeSet<String> =
+                group.iter().map(|n| ids.entity("database", n)).collect();
+            assert_eq!(roots.len(), group.len(), "{group:?} → {roots:?}");
+        }
+        // Plain names keep OpenMetadata's id byte for byte.
+        assert_eq!(
+            ids.entity("database", "kafka_prod"),
+            "/openmetadata/database/kafka_prod"
+        );
+        assert_eq!(
+            ids.entity("database", "db-__"),
+            "/openmetadata/database/db-__"
+        );
+        // A derived segment is stable and names its sanitised form.
+        assert_eq!(name_segment("Kafka.Prod"), name_segment("Kafka.Prod"));
+        assert!(name_segment("Kafka.Prod").starts_with("kafka_prod."));
+        assert_eq!(name_segment("Kafka.Prod").len(), "kafka_prod.".len() + 16);
     }
 }

@@ -12,7 +12,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use om_secrets::config::{FileConfig, Mode, Settings};
+use om_secrets::config::{FileConfig, Settings};
+use om_secrets::ops::Backend;
 use om_secrets::fernet::FernetKeys;
 use om_secrets::kms::SecretStore;
 use om_secrets::kms::memory::MemoryStore;
@@ -52,13 +53,11 @@ const KEY: &str = "jJ4-iIi4Fj4cZpMk8hBgY0cxuJrYHAnP6y3bKCOXJ0w=";
 
 fn manager(plugins: &Arc<Plugins>, store: Arc<MemoryStore>) -> SecretsManager {
     SecretsManager::new(
-        Mode::Managed,
+        Backend::Managed(store),
         FernetKeys::parse(KEY).unwrap(),
-        Some(store),
         IdBuilder::new("", "openmetadata"),
         plugins.clone(),
     )
-    .unwrap()
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -315,7 +314,7 @@ async fn check_variant(
 }
 
 fn service_subject(service_type: &str, name: &str) -> Subject {
-    Subject::service(service_type, Some(name))
+    Subject::service(service_type, Some(name)).unwrap()
 }
 
 fn bot_subject(_: &str, name: &str) -> Subject {
@@ -448,7 +447,7 @@ fn unknown_types_name_the_service_type_and_the_known_ones() {
     let sm = manager(&plugins, Arc::new(MemoryStore::new()));
     let cases = [
         (
-            Subject::service("database", Some("x")),
+            Subject::service("database", Some("x")).unwrap(),
             json!({"type": "NoSuchDb", "password": "p"}),
             "database",
             "NoSuchDb",
@@ -456,7 +455,7 @@ fn unknown_types_name_the_service_type_and_the_known_ones() {
             57,
         ),
         (
-            Subject::service("dashboard", Some("x")),
+            Subject::service("dashboard", Some("x")).unwrap(),
             json!({"type": "Mysql"}),
             "dashboard",
             "Mysql",

@@ -1,48 +1,46 @@
 //! Forgetting: delete an entity's secrets from the store when the entity is
 //! hard-deleted (a soft delete keeps them, so a restore works).
 //!
-//! Only secrets om-secrets owns are deleted: in managed mode, the id of every
-//! secret field, and any reference below the entity's own id root. A user's
-//! reference to a secret of their own (`secret:/team/db-password`) is never
-//! deleted, and non-managed stores are never written.
+//! Only secrets om-secrets owns are deleted, and all of them: in managed
+//! mode, the id of every secret field, every reference of the stored form
+//! into the entity's own [`Scope`](super::Scope), and every id the store
+//! lists below that scope's root (secrets an earlier update orphaned). Ids
+//! of another entity — a sibling name (`svc` / `svc-2`), an ingestion
+//! pipeline sharing a pipeline service's root, a reference copied from
+//! another row — are never deleted; nor is a user's reference to a secret of
+//! their own (`secret:/team/db-password`), and non-managed stores are never
+//! written.
+
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::{SecretsManager, Subject};
+use super::{Backend, SecretsManager, Subject};
 use crate::Result;
-use crate::config::Mode;
-use crate::fernet::is_tokenized;
 use crate::plugin::check::Treatment;
-use crate::secret_id::reference;
 
 impl SecretsManager {
-    /// Delete the entity's secrets; returns the ids that existed.
+    /// Delete the entity's secrets; returns the ids that existed, sorted.
     pub async fn forget(&self, subject: &Subject, stored: &Value) -> Result<Vec<String>> {
         self.need_name(subject)?;
         let fields = self.locate(subject, stored)?;
-        let (Mode::Managed, Some(store)) = (self.mode, &self.store) else {
+        let Backend::Managed(store) = &self.backend else {
             return Ok(Vec::new());
         };
-        let root = format!(
-            "{}/",
-            self.ids
-                .entity(&subject.kind, subject.name.as_deref().unwrap_or_default())
+        let scope = self.scope(subject);
+        let mut ids: BTreeSet<String> = fields
+            .into_iter()
+            .filter(|f| f.treatment == Treatment::Secret)
+            .map(|f| f.secret_id)
+            .collect();
+        ids.extend(self.own_references(subject, stored).await?);
+        ids.extend(
+            store
+                .list(&scope.root)
+                .await?
+                .into_iter()
+                .filter(|id| scope.contains(id)),
         );
-        let mut ids = Vec::new();
-        for f in fields.iter().filter(|f| f.treatment == Treatment::Secret) {
-            ids.push(f.secret_id.clone());
-            if let Some(Value::String(v)) = stored.pointer(&f.pointer)
-                && is_tokenized(v)
-            {
-                let plain = self.fernet.decrypt(v).map_err(|e| e.at(&f.pointer))?;
-                if let Some(id) = reference(&plain)
-                    && id.starts_with(&root)
-                    && !ids.iter().any(|x| x == id)
-                {
-                    ids.push(id.to_string());
-                }
-            }
-        }
         let mut deleted = Vec::new();
         for id in ids {
             if store.delete(&id).await? {

@@ -1,14 +1,16 @@
 //! Masking: what an unprivileged caller sees.
 //!
-//! Every discovered field (secret or sensitive) holding a string becomes
-//! `*********`; null stays null. Then, as a second line of defence, any string
-//! anywhere in the document that starts with `fernet:` or `secret:` is masked
-//! too: a masked view never carries a token or a reference, even if a plugin
-//! missed a field.
+//! Every discovered field (secret or sensitive) holding a value — a string,
+//! number or even an object — becomes `*********`; null stays null. Objects
+//! OpenMetadata never shows (the server connection of pipelines and
+//! workflows, with the ingestion bot's JWT) are removed. Then, as a second
+//! line of defence, any string anywhere in the document that starts with
+//! `fernet:` or `secret:` is masked too: a masked view never carries a token
+//! or a reference, even if a plugin missed a field.
 
 use serde_json::Value;
 
-use super::{SecretsManager, Subject, set};
+use super::{SecretsManager, Subject, drop_unstored, set};
 use crate::fernet::PREFIX;
 use crate::secret_id::REFERENCE_PREFIX;
 use crate::{MASK, Result};
@@ -19,10 +21,11 @@ impl SecretsManager {
         let fields = self.locate(subject, doc)?;
         let mut out = doc.clone();
         for f in &fields {
-            if let Some(Value::String(_)) = doc.pointer(&f.pointer) {
+            if doc.pointer(&f.pointer).is_some_and(|v| !v.is_null()) {
                 set(&mut out, &f.pointer, Value::String(MASK.into()));
             }
         }
+        drop_unstored(subject, &mut out);
         scrub(&mut out);
         Ok(out)
     }

@@ -21,8 +21,9 @@ mod merge;
 mod reveal;
 mod seal;
 mod subject;
+mod value;
 
-pub use subject::{Subject, check_bot};
+pub use subject::{Entity, Subject, check_bot};
 
 use std::sync::Arc;
 
@@ -50,11 +51,67 @@ pub struct Field {
     pub treatment: Treatment,
 }
 
-/// Everything the operations need: mode, keys, store, ids and plugins.
+/// Where secret values go: the mode and its store in one value, so that no
+/// operation can hold a mode without the store it needs.
+#[derive(Clone)]
+pub enum Backend {
+    /// `db`: every secret Fernet-encrypted in place; no store.
+    Db,
+    /// `managed-*`: values written to the store under their ids, the field
+    /// holding `fernet(secret:<id>)`. The id space `/<prefix>/<cluster>/…`
+    /// belongs to om-secrets.
+    Managed(Arc<dyn SecretStore>),
+    /// `aws`, `vault`…: users' `secret:<id>` references (which must exist)
+    /// pass through encrypted; other values are Fernet-encrypted in place.
+    NonManaged(Arc<dyn SecretStore>),
+}
+
+impl Backend {
+    /// The backend a mode and an optional store make (a store is required
+    /// except in `db` mode, where it is ignored).
+    pub fn new(mode: Mode, store: Option<Arc<dyn SecretStore>>) -> Result<Self> {
+        match (mode, store) {
+            (Mode::Db, _) => Ok(Backend::Db),
+            (Mode::Managed, Some(s)) => Ok(Backend::Managed(s)),
+            (Mode::NonManaged, Some(s)) => Ok(Backend::NonManaged(s)),
+            (_, None) => Err(Error::Config(
+                "managed and non-managed modes need a secret store".into(),
+            )),
+        }
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> Mode {
+        match self {
+            Backend::Db => Mode::Db,
+            Backend::Managed(_) => Mode::Managed,
+            Backend::NonManaged(_) => Mode::NonManaged,
+        }
+    }
+
+    /// The store, if the mode has one.
+    pub fn store(&self) -> Option<&Arc<dyn SecretStore>> {
+        match self {
+            Backend::Db => None,
+            Backend::Managed(s) | Backend::NonManaged(s) => Some(s),
+        }
+    }
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Db => write!(f, "Db"),
+            Backend::Managed(s) => write!(f, "Managed({})", s.name()),
+            Backend::NonManaged(s) => write!(f, "NonManaged({})", s.name()),
+        }
+    }
+}
+
+/// Everything the operations need: backend, keys, ids and plugins.
 pub struct SecretsManager {
-    mode: Mode,
+    backend: Backend,
     fernet: FernetKeys,
-    store: Option<Arc<dyn SecretStore>>,
     ids: IdBuilder,
     plugins: Arc<Plugins>,
 }
@@ -62,11 +119,27 @@ pub struct SecretsManager {
 impl std::fmt::Debug for SecretsManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SecretsManager")
-            .field("mode", &self.mode)
-            .field("store", &self.store.as_ref().map(|s| s.name()))
+            .field("backend", &self.backend)
             .field("ids", &self.ids)
             .field("plugins", &self.plugins)
             .finish()
+    }
+}
+
+/// The ids one entity owns: everything below its root, except sub-roots that
+/// OpenMetadata's id layout gives another entity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scope {
+    /// `/<prefix>/<cluster>/<kind>/<name>/` (plus the entity's own sub-root).
+    pub root: String,
+    /// Prefixes below `root` that belong to another entity.
+    pub excluded: Vec<String>,
+}
+
+impl Scope {
+    /// Whether the entity owns `id`.
+    pub fn contains(&self, id: &str) -> bool {
+        id.starts_with(&self.root) && !self.excluded.iter().any(|e| id.starts_with(e))
     }
 }
 
@@ -77,48 +150,49 @@ pub fn fernet_keys(settings: &Settings) -> Result<FernetKeys> {
         return Ok(FernetKeys::parse(k)?);
     }
     let home = &settings.home;
-    crate::kms::local::create_private_dir(home).map_err(|e| Error::io(home, e))?;
+    crate::files::create_private_dir(home).map_err(|e| Error::io(home, e))?;
     let path = home.join("fernet.key");
-    let key = crate::kms::local::create_private_file(&path, &FernetKeys::generate_key())
+    let raw = crate::files::create_private_file(&path, FernetKeys::generate_key().as_bytes())
         .map_err(|e| Error::io(&path, e))?;
-    FernetKeys::parse(key.trim()).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    std::str::from_utf8(&raw)
+        .ok()
+        .and_then(|k| FernetKeys::parse(k.trim()).ok())
+        .ok_or_else(|| {
+            Error::Config(crate::files::damaged_key_message(
+                &path,
+                &raw,
+                "every value sealed with it",
+            ))
+        })
 }
 
 impl SecretsManager {
     /// Assemble a manager from parts (tests, embedders).
     pub fn new(
-        mode: Mode,
+        backend: Backend,
         fernet: FernetKeys,
-        store: Option<Arc<dyn SecretStore>>,
         ids: IdBuilder,
         plugins: Arc<Plugins>,
-    ) -> Result<Self> {
-        if mode != Mode::Db && store.is_none() {
-            return Err(Error::Config(
-                "managed and non-managed modes need a secret store".into(),
-            ));
-        }
-        Ok(SecretsManager {
-            mode,
+    ) -> Self {
+        SecretsManager {
+            backend,
             fernet,
-            store,
             ids,
             plugins,
-        })
+        }
     }
 
     /// Build everything from settings: keys, store, sandbox and plugins.
     pub async fn from_settings(settings: &Settings) -> Result<Self> {
         let fernet = fernet_keys(settings)?;
-        let store = crate::kms::open(settings).await?;
+        let backend = if settings.provider == Provider::Db {
+            Backend::Db
+        } else {
+            Backend::new(settings.mode, crate::kms::open(settings).await?)?
+        };
         let plugins = load_plugins(settings)?;
         let ids = IdBuilder::new(&settings.prefix, &settings.cluster_name);
-        let mode = if settings.provider == Provider::Db {
-            Mode::Db
-        } else {
-            settings.mode
-        };
-        Self::new(mode, fernet, store, ids, Arc::new(plugins))
+        Ok(Self::new(backend, fernet, ids, Arc::new(plugins)))
     }
 
     /// The loaded plugins.
@@ -126,14 +200,19 @@ impl SecretsManager {
         &self.plugins
     }
 
+    /// The backend (mode and store).
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
     /// The mode.
     pub fn mode(&self) -> Mode {
-        self.mode
+        self.backend.mode()
     }
 
     /// The store, if the mode has one.
     pub fn store(&self) -> Option<&Arc<dyn SecretStore>> {
-        self.store.as_ref()
+        self.backend.store()
     }
 
     /// The Fernet keys.
@@ -175,52 +254,117 @@ impl SecretsManager {
                 },
                 other => other,
             })?;
-        Ok(checked
-            .into_iter()
-            .map(|c| {
-                let mut segments = subject.id_segments.clone();
-                segments.extend(c.segments);
-                let secret_id = match &subject.name {
-                    Some(name) => self.ids.id(&subject.kind, name, &segments),
-                    None => segments.join("/"),
-                };
-                Field {
-                    pointer: format!("{at}{}", c.pointer),
-                    secret_id,
-                    treatment: c.treatment,
-                }
-            })
-            .collect())
+        let scope = subject.name.as_ref().map(|_| self.scope(subject));
+        let mut fields: Vec<Field> = Vec::with_capacity(checked.len());
+        let mut by_id: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::with_capacity(checked.len());
+        for c in checked {
+            let pointer = format!("{at}{}", c.pointer);
+            let mut segments = subject.id_segments.clone();
+            segments.extend(c.segments);
+            let secret_id = match &subject.name {
+                Some(name) => self.ids.id(&subject.kind, name, &segments),
+                None => segments.join("/"),
+            };
+            if let Some(scope) = &scope
+                && !scope.contains(&secret_id)
+            {
+                return Err(Error::input(
+                    pointer,
+                    format!(
+                        "would be stored as `{secret_id}`, an id that belongs to another entity"
+                    ),
+                ));
+            }
+            // Two fields whose keys sanitise alike (`Pass`/`pass`, `a.b`/`a_b`)
+            // would share one secret and lose one value.
+            if let Some(&other) = by_id.get(&secret_id) {
+                return Err(Error::input(
+                    pointer,
+                    format!(
+                        "would share the secret id `{secret_id}` with `{}`: rename one of the keys",
+                        fields[other].pointer
+                    ),
+                ));
+            }
+            by_id.insert(secret_id.clone(), fields.len());
+            fields.push(Field {
+                pointer,
+                secret_id,
+                treatment: c.treatment,
+            });
+        }
+        Ok(fields)
     }
 
-    /// In managed mode the deployment's id namespace belongs to om-secrets:
-    /// a `secret:` reference into it must stay within the entity's own ids,
-    /// so no config (sent by a user, or a token copied between rows of the
-    /// database) can make a privileged reveal read another entity's secret.
-    /// References outside the namespace are the user's own secrets.
-    fn check_reference(&self, subject: &Subject, pointer: &str, id: &str) -> Result<()> {
-        if self.mode != Mode::Managed || !self.ids.owns(id) {
-            return Ok(());
+    /// The ids a named subject owns (see [`Scope`]).
+    pub fn scope(&self, subject: &Subject) -> Scope {
+        let name = subject.name.as_deref().unwrap_or_default();
+        let entity_root = self.ids.entity(&subject.kind, name);
+        let shares_ingestion_root = subject.kind == "pipeline";
+        match subject.entity {
+            Entity::IngestionPipeline => Scope {
+                root: format!("{entity_root}/{}/", subject::INGESTION_SUBROOT),
+                excluded: Vec::new(),
+            },
+            Entity::Service if shares_ingestion_root => Scope {
+                root: format!("{entity_root}/"),
+                excluded: vec![format!("{entity_root}/{}/", subject::INGESTION_SUBROOT)],
+            },
+            _ => Scope {
+                root: format!("{entity_root}/"),
+                excluded: Vec::new(),
+            },
         }
-        let Some(name) = &subject.name else {
+    }
+
+    /// Check a `secret:<id>` reference held at `pointer`, and return the id
+    /// to read: the store's canonical form of it (see
+    /// [`SecretStore::canonical`]), so that no alias, encoding or ARN can
+    /// name another id than the one checked.
+    ///
+    /// The deployment's id namespace (`/<prefix>/<cluster>/…`) belongs to
+    /// om-secrets: a reference into it must stay within the entity's own
+    /// [`Scope`], whatever the mode and whether it is resolved here or kept
+    /// for the ingestion side — so no config (sent by a user, or a token
+    /// copied between rows of the database) can make a privileged reveal
+    /// read another entity's secret. References outside the namespace are
+    /// the user's own secrets.
+    async fn owned_reference(&self, subject: &Subject, pointer: &str, id: &str) -> Result<String> {
+        if id.is_empty() {
+            return Err(Error::input(pointer, "`secret:` reference without an id"));
+        }
+        let canonical = match self.backend.store() {
+            Some(store) => store.canonical(id).await.map_err(|e| {
+                Error::input(pointer, format!("holds a reference the store refuses: {e}"))
+            })?,
+            None => id.to_string(),
+        };
+        if !self.ids.owns(&canonical) {
+            return Ok(canonical);
+        }
+        if subject.name.is_none() {
             return Err(Error::input(
                 pointer,
                 "references a managed secret: the entity's name (--name) is needed to check it",
             ));
-        };
-        let root = format!("{}/", self.ids.entity(&subject.kind, name));
-        if id.starts_with(&root) {
-            Ok(())
+        }
+        let scope = self.scope(subject);
+        if scope.contains(&canonical) {
+            Ok(canonical)
         } else {
             Err(Error::input(
                 pointer,
-                format!("references `{id}`, a secret of another entity"),
+                format!(
+                    "references `{canonical}`, a secret of another entity (this entity's ids are below `{}`)",
+                    scope.root
+                ),
             ))
         }
     }
 
     fn need_name(&self, subject: &Subject) -> Result<()> {
-        if subject.name.is_none() {
+        if subject.name.as_deref().is_none_or(str::is_empty) {
             return Err(Error::Input {
                 pointer: None,
                 message: "this operation needs the entity's name (--name)".into(),
@@ -242,13 +386,18 @@ pub fn load_plugins(settings: &Settings) -> Result<Plugins> {
     Plugins::load(&sandbox, Some(&cache), &settings.plugins)
 }
 
-/// A string at a pointer, or `None` for null/missing.
-fn string_at<'a>(doc: &'a Value, pointer: &str) -> Option<&'a str> {
-    doc.pointer(pointer).and_then(Value::as_str)
-}
-
 fn set(doc: &mut Value, pointer: &str, v: Value) {
     if let Some(slot) = doc.pointer_mut(pointer) {
         *slot = v;
+    }
+}
+
+/// Remove the objects a subject never stores nor shows.
+fn drop_unstored(subject: &Subject, doc: &mut Value) {
+    for p in &subject.dropped {
+        let (parent, key) = p.rsplit_once('/').unwrap_or(("", p));
+        if let Some(Value::Object(m)) = doc.pointer_mut(parent) {
+            m.shift_remove(key);
+        }
     }
 }

@@ -3,15 +3,18 @@
 //! Each secret field is Fernet-decrypted; a `secret:<id>` reference is then
 //! read from the store — unless references are kept (the form OpenMetadata's
 //! server hands to its ingestion side, which resolves them with its own
-//! credentials). A reference to a secret that is not there is an error naming
-//! the field and the id.
+//! credentials). Either way a reference into the deployment's id namespace
+//! must lie in the entity's own scope, checked on the store's canonical form
+//! of the id, and a resolved reference reads exactly that canonical id. A
+//! reference to a secret that is not there is an error naming the field and
+//! the id.
 
 use serde_json::Value;
 
+use super::value::{Held, Opened};
 use super::{SecretsManager, Subject, set};
-use crate::fernet::is_tokenized;
 use crate::plugin::check::Treatment;
-use crate::secret_id::reference;
+use crate::secret_id::REFERENCE_PREFIX;
 use crate::{Error, Result};
 
 impl SecretsManager {
@@ -25,33 +28,45 @@ impl SecretsManager {
         let fields = self.locate(subject, doc)?;
         let mut out = doc.clone();
         for f in fields.iter().filter(|f| f.treatment == Treatment::Secret) {
-            let Some(Value::String(value)) = doc.pointer(&f.pointer) else {
+            let p = f.pointer.as_str();
+            let id = match Held::of(doc.pointer(p)) {
+                Held::Token(token) => match Held::open(token, &self.fernet, p)? {
+                    Opened::Reference(id) => id,
+                    Opened::Cleared => {
+                        set(&mut out, p, Value::String(String::new()));
+                        continue;
+                    }
+                    Opened::Plain(plain) => {
+                        set(&mut out, p, Value::String(plain.to_string()));
+                        continue;
+                    }
+                },
+                Held::Reference(id) => id.to_string(),
+                _ => continue,
+            };
+            let canonical = self.owned_reference(subject, p, &id).await?;
+            if keep_references {
+                set(
+                    &mut out,
+                    p,
+                    Value::String(format!("{REFERENCE_PREFIX}{id}")),
+                );
                 continue;
-            };
-            let plain = if is_tokenized(value) {
-                self.fernet.decrypt(value).map_err(|e| e.at(&f.pointer))?
-            } else {
-                zeroize::Zeroizing::new(value.clone())
-            };
-            let resolved = match reference(&plain) {
-                Some(id) if !keep_references => {
-                    self.check_reference(subject, &f.pointer, id)?;
-                    let store = self.store.as_ref().ok_or_else(|| {
-                        Error::Config(format!(
-                            "field `{}` holds a `secret:` reference, but secretsManager `db` has no store to resolve it",
-                            f.pointer
-                        ))
-                    })?;
-                    let value = store.get(id).await?.ok_or_else(|| Error::MissingSecret {
-                        pointer: f.pointer.clone(),
-                        id: id.to_string(),
-                        store: store.name().into(),
-                    })?;
-                    value.to_string()
-                }
-                _ => plain.to_string(),
-            };
-            set(&mut out, &f.pointer, Value::String(resolved));
+            }
+            let store = self.backend.store().ok_or_else(|| {
+                Error::Config(format!(
+                    "field `{p}` holds a `secret:` reference, but secretsManager `db` has no store to resolve it"
+                ))
+            })?;
+            let value = store
+                .get(&canonical)
+                .await?
+                .ok_or_else(|| Error::MissingSecret {
+                    pointer: p.to_string(),
+                    id: canonical.clone(),
+                    store: store.name().into(),
+                })?;
+            set(&mut out, p, Value::String(value.to_string()));
         }
         Ok(out)
     }

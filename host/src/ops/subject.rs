@@ -17,11 +17,41 @@ use serde_json::Value;
 
 use crate::{Error, Result};
 
+/// Which OpenMetadata entity a document is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entity {
+    /// A service (its config or the whole entity).
+    Service,
+    /// A bot's `User`.
+    Bot,
+    /// An `IngestionPipeline`.
+    IngestionPipeline,
+    /// An automation `Workflow`.
+    Workflow,
+}
+
+/// The id segment below `/<…>/pipeline/<name>` where an ingestion pipeline's
+/// ids live. OpenMetadata gives pipeline *services* and *ingestion
+/// pipelines* the same id root (`pipeline/<name>`): the ingestion pipeline
+/// owns this sub-root, and a pipeline service may not use it.
+pub const INGESTION_SUBROOT: &str = "sourceconfig";
+
+/// Entity kinds of the id space that are not service types: a service type
+/// spelled like one of these would share their ids.
+pub const RESERVED_KINDS: &[&str] = &["bot", "workflow", "dbt", "ingestion"];
+
+/// The top-level object OpenMetadata's server adds to ingestion pipelines and
+/// workflows for its ingestion side: the ingestion bot's JWT, SSL config and
+/// headers. OpenMetadata never stores it nor shows it to API callers.
+pub const SERVER_CONNECTION: &str = "/openMetadataServerConnection";
+
 /// A document's kind and where its connection config sits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Subject {
-    /// The id kind: the service type for services, `bot`, `pipeline`,
-    /// `workflow` for other entities.
+    /// Which entity the document is.
+    pub entity: Entity,
+    /// The id kind: the service type for services (lower case), `bot`,
+    /// `pipeline`, `workflow` for other entities.
     pub kind: String,
     /// The entity's name (`None` where no id is needed: mask, merge).
     pub name: Option<String>,
@@ -40,6 +70,9 @@ pub struct Subject {
     pub optional: bool,
     /// Secret-id segments between the entity root and the config's own.
     pub id_segments: Vec<String>,
+    /// Pointers of objects that are never stored nor shown (sealing and
+    /// masking drop them; revealing leaves them).
+    pub dropped: Vec<String>,
 }
 
 fn owned(v: &[&str]) -> Vec<String> {
@@ -48,34 +81,42 @@ fn owned(v: &[&str]) -> Vec<String> {
 
 impl Subject {
     /// A service's connection config (what OpenMetadata stores under
-    /// `connection.config`), given alone.
-    pub fn service(service_type: &str, name: Option<&str>) -> Self {
-        Subject {
-            kind: service_type.to_string(),
+    /// `connection.config`), given alone. Service types are case-insensitive
+    /// (`Database` is `database`, as OpenMetadata lower-cases ids); one
+    /// spelled like an entity kind that is not a service (`bot`, `workflow`…)
+    /// is refused, since its ids would be that entity's.
+    pub fn service(service_type: &str, name: Option<&str>) -> Result<Self> {
+        let kind = service_type_kind(service_type, "--service-type")?;
+        Ok(Subject {
+            entity: Entity::Service,
+            kind: kind.clone(),
             name: name.map(String::from),
-            service_type: service_type.to_string(),
+            service_type: kind,
             config_pointer: String::new(),
             type_key: "type".into(),
             optional: false,
             id_segments: Vec::new(),
-        }
+            dropped: Vec::new(),
+        })
     }
 
     /// A whole service entity (`{"name", "serviceType", "connection": {"config": …}}`).
-    pub fn service_entity(service_type: &str, name: Option<&str>) -> Self {
-        Subject {
+    pub fn service_entity(service_type: &str, name: Option<&str>) -> Result<Self> {
+        Ok(Subject {
             config_pointer: "/connection/config".into(),
-            ..Self::service(service_type, name)
-        }
+            ..Self::service(service_type, name)?
+        })
     }
 
-    /// A service given either as its config or as the whole entity: an object
-    /// with `connection.config` is an entity.
-    pub fn service_for(service_type: &str, name: Option<&str>, doc: &Value) -> Self {
-        if doc
-            .pointer("/connection/config")
-            .is_some_and(Value::is_object)
-        {
+    /// A service given either as its config or as the whole entity, decided
+    /// by what the document declares, never guessed from its content: a
+    /// service entity declares its `serviceType` (a string) and holds a
+    /// `connection` object; anything else is a bare connection config (whose
+    /// own properties may be called anything, `connection` included).
+    pub fn service_for(service_type: &str, name: Option<&str>, doc: &Value) -> Result<Self> {
+        let declares = doc.get("serviceType").is_some_and(Value::is_string)
+            && doc.get("connection").is_some_and(Value::is_object);
+        if declares {
             Self::service_entity(service_type, name)
         } else {
             Self::service(service_type, name)
@@ -85,6 +126,8 @@ impl Subject {
     /// A bot's `User` entity: its `authenticationMechanism` (JWT token…).
     pub fn bot(name: Option<&str>) -> Self {
         Subject {
+            entity: Entity::Bot,
+            dropped: Vec::new(),
             kind: "bot".into(),
             name: name.map(String::from),
             service_type: "bot".into(),
@@ -98,6 +141,8 @@ impl Subject {
     /// An `IngestionPipeline` entity: its dbt configuration source.
     pub fn pipeline(name: Option<&str>) -> Self {
         Subject {
+            entity: Entity::IngestionPipeline,
+            dropped: vec![SERVER_CONNECTION.into()],
             kind: "pipeline".into(),
             name: name.map(String::from),
             service_type: "dbt".into(),
@@ -120,9 +165,11 @@ impl Subject {
                     "/request/serviceType",
                     "a workflow must name its request's serviceType (e.g. \"Database\")",
                 )
-            })?
-            .to_ascii_lowercase();
+            })?;
+        let service_type = service_type_kind(service_type, "/request/serviceType")?;
         Ok(Subject {
+            entity: Entity::Workflow,
+            dropped: vec![SERVER_CONNECTION.into()],
             kind: "workflow".into(),
             name: name.map(String::from),
             service_type,
@@ -132,6 +179,34 @@ impl Subject {
             id_segments: owned(&["request", "connection", "config"]),
         })
     }
+}
+
+/// A service type as an id kind: lower case, and not an entity kind of its own.
+fn service_type_kind(service_type: &str, what: &str) -> Result<String> {
+    let kind = service_type.to_ascii_lowercase();
+    let plain = !kind.is_empty()
+        && kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if !plain {
+        return Err(Error::input(
+            what,
+            format!("`{service_type}` is not a service type (letters, digits, `_`, `-`)"),
+        ));
+    }
+    if RESERVED_KINDS.contains(&kind.as_str()) {
+        return Err(Error::input(
+            what,
+            format!(
+                "`{service_type}` is not a service type: its ids would be those of {kind} entities (use --{} for those)",
+                match kind.as_str() {
+                    "dbt" | "ingestion" => "pipeline",
+                    k => k,
+                }
+            ),
+        ));
+    }
+    Ok(kind)
 }
 
 /// Check that a document is a bot user (not a human one).
