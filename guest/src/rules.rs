@@ -13,14 +13,20 @@
 //! map connectionOptions                     # entries whose key looks like a credential
 //! url hostPort                              # secret as a whole when it embeds user:password@
 //! nested connection                         # an embedded connection: the rules of its "type"
+//! nested dbtConfigSource by dbtConfigType   # the same, routed by another property
+//! nested serviceConnections/*/config        # one per array element / map entry
 //! [Postgres nested]                         # a section only for nested connections: not a
 //!                                           # connector type of this plugin
 //! secret dbtCloudAuthToken if dbtConfigType=cloud   # only when a sibling/other path holds a value
+//! secret appPrivateConfig/**                # every string (or null) at any depth below,
+//!                                           # whatever its key: a whole private object
 //! ```
 //!
 //! Paths are property names separated by `/`, from the root of the config;
 //! `*` stands for any key of an object or any index of an array
-//! (`servers/*/password`). A rule only yields a field when its path is present
+//! (`servers/*/password`); `**`, only as the last segment of a `secret` or
+//! `sensitive` rule, for the value there and everything below it (every
+//! string or null leaf, through objects and arrays). A rule only yields a field when its path is present
 //! in the config, so the variants of a `oneOf` are listed side by side and the
 //! config itself tells which one it holds; `if PATH=VALUE` settles the rare case
 //! where the same property is a credential in one variant and not in another.
@@ -45,9 +51,16 @@ pub enum RuleKind {
     Map,
     /// A string that is secret as a whole when it embeds `user:password@`.
     Url,
-    /// An embedded connection whose `type` selects another section.
+    /// An embedded connection whose routing key ([`Rule::key`], `type`
+    /// unless `by KEY` says otherwise) selects another section.
     Nested,
 }
+
+/// The property a nested connection is routed by when its rule names none.
+pub const DEFAULT_KEY: &str = "type";
+
+/// The path segment standing for everything below (`**`).
+pub const ALL_BELOW: &str = "**";
 
 /// One parsed rule line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +72,9 @@ pub struct Rule<'a> {
     /// An optional guard: the rule applies only when the string at this path
     /// (from the same root) equals the value.
     pub guard: Option<(Vec<&'a str>, &'a str)>,
+    /// For `nested` rules: the property of the embedded object that names its
+    /// section (`by KEY`; [`DEFAULT_KEY`] when not given).
+    pub key: &'a str,
 }
 
 /// A rule table that could not be read: a bug in the plugin, reported with
@@ -225,13 +241,25 @@ fn parse_rule(line: &str) -> Result<Rule<'_>, String> {
         None => return Err("empty rule".into()),
     };
     let path = parse_path(words.next().ok_or("rule without a path")?)?;
-    let guard = match words.next() {
+    let mut next = words.next();
+    let mut key = DEFAULT_KEY;
+    if next == Some("by") {
+        if kind != RuleKind::Nested {
+            return Err("only a nested rule can say `by`".into());
+        }
+        key = words.next().ok_or("`by` without a property name")?;
+        if key.contains(['/', '=']) || key == "*" || key == ALL_BELOW {
+            return Err(format!("`by {key}`: a routing key is one property name"));
+        }
+        next = words.next();
+    }
+    let guard = match next {
         None => None,
         Some("if") => {
             let cond = words.next().ok_or("`if` without a condition")?;
             let (p, v) = cond.split_once('=').ok_or("condition must be PATH=VALUE")?;
             let gp = parse_path(p)?;
-            if gp.contains(&"*") {
+            if gp.iter().any(|s| *s == "*" || *s == ALL_BELOW) {
                 return Err("a condition path cannot hold `*`".into());
             }
             Some((gp, v))
@@ -241,10 +269,20 @@ fn parse_rule(line: &str) -> Result<Rule<'_>, String> {
     if let Some(extra) = words.next() {
         return Err(format!("unexpected `{extra}`"));
     }
-    if kind == RuleKind::Nested && path.contains(&"*") {
-        return Err("a nested rule cannot hold `*`".into());
+    if let Some(i) = path.iter().position(|s| *s == ALL_BELOW) {
+        if !matches!(kind, RuleKind::Field(_)) {
+            return Err("only a secret or sensitive rule can hold `**`".into());
+        }
+        if i + 1 != path.len() {
+            return Err("`**` can only be the last segment".into());
+        }
     }
-    Ok(Rule { kind, path, guard })
+    Ok(Rule {
+        kind,
+        path,
+        guard,
+        key,
+    })
 }
 
 #[cfg(test)]
@@ -291,5 +329,58 @@ mod tests {
         assert!(t.validate().unwrap_err().message.contains("repeated"));
         let t = RuleTable::new("[A]\nsecret a if b\n");
         assert!(t.validate().is_err());
+    }
+
+    #[test]
+    fn nested_rules_name_their_routing_key() {
+        let t = RuleTable::new(
+            "[P]\nnested src by dbtConfigType\nnested conns/*/config\nnested x by k if t=v\n",
+        );
+        let r = t.section("P", true).unwrap().unwrap();
+        assert_eq!(r[0].kind, RuleKind::Nested);
+        assert_eq!(
+            (r[0].path.clone(), r[0].key),
+            (vec!["src"], "dbtConfigType")
+        );
+        // Without `by`, the connection's own `type`; `*` reaches every element.
+        assert_eq!(
+            (r[1].path.clone(), r[1].key),
+            (vec!["conns", "*", "config"], "type")
+        );
+        assert_eq!(
+            (r[2].key, r[2].guard.clone()),
+            ("k", Some((vec!["t"], "v")))
+        );
+        assert_eq!(t.validate(), Ok(3));
+        for (bad, why) in [
+            ("secret a by k", "only a nested rule"),
+            ("nested a by", "without a property"),
+            ("nested a by k/j", "one property name"),
+            ("nested a by *", "one property name"),
+            ("nested a by k extra", "unexpected `extra`"),
+        ] {
+            let t = RuleTable::new(format!("[A]\n{bad}\n").leak());
+            let e = t.validate().unwrap_err();
+            assert!(e.message.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn all_below_is_a_last_segment_of_field_rules() {
+        let t = RuleTable::new("[A]\nsecret appPrivateConfig/**\nsensitive x/*/**\n");
+        let r = t.section("A", true).unwrap().unwrap();
+        assert_eq!(r[0].path, vec!["appPrivateConfig", "**"]);
+        assert_eq!(r[1].kind, RuleKind::Field(Treatment::Sensitive));
+        for (bad, why) in [
+            ("secret a/**/b", "last segment"),
+            ("map a/**", "only a secret or sensitive"),
+            ("url a/**", "only a secret or sensitive"),
+            ("nested a/**", "only a secret or sensitive"),
+            ("secret a if b/**=c", "cannot hold"),
+        ] {
+            let t = RuleTable::new(format!("[A]\n{bad}\n").leak());
+            let e = t.validate().unwrap_err();
+            assert!(e.message.contains(why), "{bad}: {e}");
+        }
     }
 }
