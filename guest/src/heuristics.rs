@@ -1,27 +1,47 @@
 //! Heuristics for credentials that no schema marks: entries of free-form maps
-//! (`connectionOptions`, `connectionArguments`, extra headers) and connection
-//! URLs with an embedded password.
+//! (`connectionOptions`, `connectionArguments`, extra headers, Kafka client
+//! properties), properties a rule table does not know (configs newer than the
+//! tables), and connection URLs with an embedded password.
 //!
 //! OpenMetadata stores such values in plain text. The rules here err on the side
 //! of calling something a credential, but keep ordinary keys (`ssl_mode`,
-//! `timeout`, `authSource`, `token_url`) plain:
+//! `timeout`, `authSource`, `token_url`, `awsAccessKeyId`) plain.
 //!
-//! 1. The key is split into words at separators (`_ - . space`) and at
-//!    lower→upper case changes, and lower-cased: `sslMode` → `ssl mode`,
-//!    `API_KEY` → `api key`.
-//! 2. If the last word names a *property of* a credential rather than the
-//!    credential itself (`url`, `uri`, `endpoint`, `path`, `file`, `type`,
-//!    `mode`, `method`, `name`, `id`-less words such as `ttl`, `expiry`,
-//!    `length`, `timeout`, `source`, `mechanism`, `provider`, `header`…), the key
-//!    is not a credential: `token_url`, `password_file`, `authSource`.
-//! 3. Otherwise it is one if any word is `password`, `passwd`, `pwd`,
-//!    `passphrase`, `secret`, `token`, `credential(s)`, `apikey`, `privatekey`,
-//!    `accesskey`, `secretkey`; or two adjacent words are `api key`,
-//!    `private key`, `access key`, `secret key`; or the *last* word is `auth`
-//!    (`basic_auth`, `proxy-auth`, but not `auth_type`).
+//! **Keys** ([`is_credential_key`]):
+//!
+//! 1. The key is split into words at every character that is not a letter or
+//!    digit (`_ - . space`…) and at lower→upper case changes, and lower-cased:
+//!    `sslMode` → `ssl mode`, `API_KEY` → `api key`, `sasl.jaas.config` →
+//!    `sasl jaas config`. Trailing digits are ignored when a word is compared
+//!    (`password2` → `password`).
+//! 2. Not a credential when the first word is a quantity
+//!    ([`QUANTITY_PREFIXES`]: `max_tokens`), when the last word names a
+//!    *property of* a credential rather than the credential itself
+//!    ([`DESCRIPTIVE_SUFFIXES`]: `token_url`, `password_file`, `authSource`),
+//!    or when the key names a key's identifier (last word `id`/`ids` after a word
+//!    ending in `key`, or a last word ending in `keyid`: `awsAccessKeyId`,
+//!    `key_id`, `apiKeyId`).
+//! 3. Otherwise it is one when a word is, or ends with, one of
+//!    [`CREDENTIAL_WORDS`] (`password`, `pgpassword`, `sslpassword`,
+//!    `clientsecret`, `authtoken`…); when the last word is one of
+//!    [`LAST_WORDS`] (`pass`, `authorization`, `cookie`…: `db_pass`,
+//!    `Proxy-Authorization`, but not `pass_through`), or the last of two or
+//!    more words is one of [`QUALIFIED_LAST_WORDS`] (`basic_auth`, but not
+//!    `auth` alone, nor `auth_type`);
+//!    or when two adjacent words are one of [`CREDENTIAL_PAIRS`] (`api key`,
+//!    `ssl key`, `user info`…).
+//!
+//! **URLs** ([`url_has_password`]): `scheme://user:password@host…`, where the
+//! password may hold `@ / ? #`, and the scheme-less `user:password@host`.
+//!
+//! These lists are the only copy the project keeps by hand: `tools/gen-rules.py`
+//! ports the same algorithm to compute the connector manifest's expectations,
+//! and `tests/all/connectors.rs` checks that its lists equal these and that it
+//! decides the same on a corpus of keys and URLs.
 
-/// Words that make a key a credential wherever they stand.
-const CREDENTIAL_WORDS: &[&str] = &[
+/// Words that make a key a credential wherever they stand, alone or as the end
+/// of a longer word (`pgpassword`, `clientsecret`, `accesstoken`).
+pub const CREDENTIAL_WORDS: &[&str] = &[
     "password",
     "passwd",
     "pwd",
@@ -36,24 +56,38 @@ const CREDENTIAL_WORDS: &[&str] = &[
     "privatekey",
     "accesskey",
     "secretkey",
-    "authtoken",
-    "accesstoken",
-    "refreshtoken",
-    "sessiontoken",
-    "clientsecret",
+    "jaas",
+    "userinfo",
 ];
 
+/// Words that make a key a credential only as its last word: as a first word
+/// they usually qualify something else (`auth_type`, `pass_through`).
+pub const LAST_WORDS: &[&str] = &["pass", "jwt", "authorization", "cookie", "cookies"];
+
+/// Words that make a key a credential only as the last of two or more words:
+/// alone they name a kind of authentication (Hive's `auth: LDAP`), after
+/// another word a credential (`basic_auth`, `proxyAuth`).
+pub const QUALIFIED_LAST_WORDS: &[&str] = &["auth"];
+
 /// Adjacent word pairs that make a key a credential.
-const CREDENTIAL_PAIRS: &[(&str, &str)] = &[
+pub const CREDENTIAL_PAIRS: &[(&str, &str)] = &[
     ("api", "key"),
     ("private", "key"),
     ("access", "key"),
     ("secret", "key"),
     ("sas", "key"),
+    ("ssl", "key"),
+    ("tls", "key"),
+    ("account", "key"),
+    ("master", "key"),
+    ("signing", "key"),
+    ("encryption", "key"),
+    ("shared", "key"),
+    ("user", "info"),
 ];
 
 /// Last words that describe something *about* a credential, not the credential.
-const DESCRIPTIVE_SUFFIXES: &[&str] = &[
+pub const DESCRIPTIVE_SUFFIXES: &[&str] = &[
     "url",
     "uri",
     "endpoint",
@@ -86,10 +120,32 @@ const DESCRIPTIVE_SUFFIXES: &[&str] = &[
     "count",
     "size",
     "algorithm",
+    "domain",
+    "env",
+    "var",
+    "command",
+    "cmd",
+    "interval",
+    "lifetime",
+    "retries",
+    "attempts",
+    "at",
+    "validity",
+    "age",
+    "seconds",
+    "minutes",
+    "hours",
+    "days",
+    "ms",
+    "manager",
+    "loader",
 ];
 
+/// First words that make a key a quantity (`max_tokens`, `minPasswordLength`).
+pub const QUANTITY_PREFIXES: &[&str] = &["max", "min", "num"];
+
 /// Split a key into lower-cased words (see the module docs).
-fn words(key: &str) -> Vec<String> {
+pub fn words(key: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut prev_lower = false;
@@ -113,38 +169,70 @@ fn words(key: &str) -> Vec<String> {
     out
 }
 
-/// Whether an entry of a free-form map with this key holds a credential.
-pub fn is_credential_key(key: &str) -> bool {
-    let w = words(key);
-    let Some(last) = w.last() else { return false };
-    if DESCRIPTIVE_SUFFIXES.contains(&last.as_str()) {
-        return false;
-    }
-    if last == "auth" {
-        return true;
-    }
-    if w.iter().any(|x| CREDENTIAL_WORDS.contains(&x.as_str())) {
-        return true;
-    }
-    w.windows(2).any(|p| {
-        CREDENTIAL_PAIRS
-            .iter()
-            .any(|(a, b)| p[0] == *a && p[1] == *b)
-    })
+/// A word as it is compared: without trailing digits (`password2`).
+fn stem(word: &str) -> &str {
+    word.trim_end_matches(|c: char| c.is_ascii_digit())
 }
 
-/// Whether a string is a URL carrying a password in its userinfo
-/// (`scheme://user:password@host…`). A user name alone is not a secret.
-pub fn url_has_password(s: &str) -> bool {
-    let Some(i) = s.find("://") else { return false };
-    let rest = &s[i + 3..];
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let Some(at) = authority.rfind('@') else {
+/// Whether an entry with this key holds a credential (see the module docs).
+pub fn is_credential_key(key: &str) -> bool {
+    let w = words(key);
+    let stems: Vec<&str> = w.iter().map(|x| stem(x)).collect();
+    let (Some(first), Some(last)) = (stems.first(), stems.last()) else {
         return false;
     };
-    match authority[..at].split_once(':') {
-        Some((_, password)) => !password.is_empty(),
-        None => false,
+    if QUANTITY_PREFIXES.contains(first) || DESCRIPTIVE_SUFFIXES.contains(last) {
+        return false;
+    }
+    let names_a_key_id = last.ends_with("keyid")
+        || (matches!(*last, "id" | "ids")
+            && stems.len() >= 2
+            && stems[stems.len() - 2].ends_with("key"));
+    if names_a_key_id {
+        return false;
+    }
+    LAST_WORDS.contains(last)
+        || (stems.len() >= 2 && QUALIFIED_LAST_WORDS.contains(last))
+        || stems
+            .iter()
+            .any(|x| CREDENTIAL_WORDS.iter().any(|c| x.ends_with(c)))
+        || stems.windows(2).any(|p| {
+            CREDENTIAL_PAIRS
+                .iter()
+                .any(|(a, b)| p[0] == *a && p[1] == *b)
+        })
+}
+
+/// Whether a string is a URL carrying a password in its userinfo:
+/// `scheme://user:password@host…` (the user may be empty, `redis://:pw@h`) or
+/// the scheme-less `user:password@host`. The password may hold `@ / ? #`
+/// (the userinfo ends at the last `@`); a user name alone is not a secret, and
+/// neither is `host:port/path@x` (a port, then a path that holds `@`).
+pub fn url_has_password(s: &str) -> bool {
+    let (rest, schemeless) = match s.find("://") {
+        Some(i) => (&s[i + 3..], false),
+        None => (s, true),
+    };
+    let Some(colon) = rest.find(':') else {
+        return false;
+    };
+    let Some(at) = rest.rfind('@') else {
+        return false;
+    };
+    let user = &rest[..colon];
+    if at < colon || user.contains(['/', '?', '#', '@']) {
+        return false;
+    }
+    if schemeless && (user.is_empty() || at + 1 == rest.len() || s.contains(char::is_whitespace)) {
+        return false;
+    }
+    let password = &rest[colon + 1..at];
+    if password.is_empty() {
+        return false;
+    }
+    match password.find(['/', '?', '#']) {
+        Some(end) => !password[..end].bytes().all(|b| b.is_ascii_digit()),
+        None => true,
     }
 }
 
@@ -152,80 +240,168 @@ pub fn url_has_password(s: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// Keys that hold credentials.
+    const CREDENTIAL_KEYS: &[&str] = &[
+        "password",
+        "Password",
+        "db_password",
+        "DB-PASSWORD",
+        "passwd",
+        "pwd",
+        "secret",
+        "client_secret",
+        "clientSecret",
+        "token",
+        "access_token",
+        "accessToken",
+        "api_key",
+        "apiKey",
+        "APIKEY",
+        "api-key",
+        "private_key",
+        "privateKey",
+        "access_key",
+        "credentials",
+        "basic_auth",
+        "proxyAuth",
+        "sslPassphrase",
+        "secret_key",
+        // Kafka client properties, dotted.
+        "sasl.jaas.config",
+        "basic.auth.user.info",
+        "ssl.key.password",
+        "sasl.password",
+        // HTTP headers.
+        "Authorization",
+        "Proxy-Authorization",
+        "Cookie",
+        "X-Api-Key",
+        "X-Auth-Token",
+        // libpq and friends.
+        "PGPASSWORD",
+        "sslpassword",
+        "password2",
+        "pass",
+        "db_pass",
+        "ssl_key",
+        "sslKey",
+        "awsSessionToken",
+        "secret_id",
+        "userInfo",
+        "jwt",
+    ];
+
+    /// Near misses: keys that only look like credentials.
+    const ORDINARY_KEYS: &[&str] = &[
+        "ssl_mode",
+        "sslmode",
+        "timeout",
+        "connect_timeout",
+        "authSource",
+        "auth_type",
+        "authType",
+        "dbtConfigType",
+        "type",
+        "authMechanism",
+        "author",
+        "authority",
+        "tokenizer",
+        "token_url",
+        "tokenEndpoint",
+        "password_file",
+        "secret_name",
+        "keytab_path",
+        "application_name",
+        "charset",
+        "key",
+        "monkey",
+        "passage",
+        "bypass",
+        "pass_through",
+        "",
+        "keyId",
+        "key_id",
+        "awsAccessKeyId",
+        "aws_access_key_id",
+        "accessKeyId",
+        "privateKeyId",
+        "kms_key_ids",
+        "sasl.mechanism",
+        "basic.auth.credentials.source",
+        "sasl.jaas.config.file",
+        "max_tokens",
+        "maxTokens",
+        "minPasswordLength",
+        "password_env",
+        "cookie_domain",
+        "userinfo_endpoint",
+        // Typed fields of OpenMetadata's models that only look like credentials.
+        "auth",
+        "JWTTokenExpiresAt",
+        "tokenValidity",
+        "secretsManagerLoader",
+        "secretsManager",
+        "clientKeyCertificate",
+    ];
+
     #[test]
     fn credential_keys() {
-        for k in [
-            "password",
-            "Password",
-            "db_password",
-            "DB-PASSWORD",
-            "passwd",
-            "pwd",
-            "secret",
-            "client_secret",
-            "clientSecret",
-            "token",
-            "access_token",
-            "accessToken",
-            "api_key",
-            "apiKey",
-            "APIKEY",
-            "api-key",
-            "private_key",
-            "privateKey",
-            "aws_access_key_id",
-            "access_key",
-            "credentials",
-            "basic_auth",
-            "proxyAuth",
-            "auth",
-            "sslPassphrase",
-            "secret_key",
-        ] {
+        for k in CREDENTIAL_KEYS {
             assert!(is_credential_key(k), "{k} should be a credential");
         }
     }
 
     #[test]
     fn ordinary_keys() {
-        for k in [
-            "ssl_mode",
-            "sslmode",
-            "timeout",
-            "connect_timeout",
-            "authSource",
-            "auth_type",
-            "authMechanism",
-            "author",
-            "authority",
-            "tokenizer",
-            "token_url",
-            "tokenEndpoint",
-            "password_file",
-            "secret_name",
-            "keytab_path",
-            "application_name",
-            "charset",
-            "key",
-            "monkey",
-            "passage",
-            "",
-        ] {
+        for k in ORDINARY_KEYS {
             assert!(!is_credential_key(k), "{k} should not be a credential");
         }
     }
 
     #[test]
+    fn words_split_at_separators_and_case() {
+        assert_eq!(words("sasl.jaas.config"), ["sasl", "jaas", "config"]);
+        assert_eq!(words("awsAccessKeyId"), ["aws", "access", "key", "id"]);
+        assert_eq!(words("X-Api-Key"), ["x", "api", "key"]);
+        assert_eq!(words("PGPASSWORD"), ["pgpassword"]);
+        assert_eq!(words("password2"), ["password2"]);
+        assert!(words("._-").is_empty());
+    }
+
+    #[test]
     fn urls() {
-        assert!(url_has_password("mysql://root:s3cret@localhost:3306/db"));
-        assert!(url_has_password(
-            "postgresql+psycopg2://u:p@h/x?sslmode=require"
-        ));
-        assert!(url_has_password("https://a:b@c@host/"));
-        assert!(!url_has_password("mysql://root@localhost:3306"));
-        assert!(!url_has_password("mysql://root:@localhost"));
-        assert!(!url_has_password("localhost:3306"));
-        assert!(!url_has_password("https://host/path?x=a:b@c"));
-        assert!(!url_has_password("user:pass@host"));
+        for yes in [
+            "mysql://root:s3cret@localhost:3306/db",
+            "postgresql+psycopg2://u:p@h/x?sslmode=require",
+            "https://a:b@c@host/",
+            "redis://:pw@cache:6379/0",
+            // The password holds `#`, `/`, `?` or `@`.
+            "mysql://root:pa#ss@localhost:3306/db",
+            "mysql://root:pa/ss@localhost:3306/db",
+            "mysql://root:pa?ss@localhost:3306/db",
+            "mysql://root:p@ss@localhost:3306/db",
+            // Scheme-less.
+            "user:pass@host",
+            "user:pass@host:5432/db",
+            "admin:p#w/d@db.example.com",
+        ] {
+            assert!(url_has_password(yes), "{yes} has a password");
+        }
+        for no in [
+            "mysql://root@localhost:3306",
+            "mysql://root:@localhost",
+            "localhost:3306",
+            "https://host/path?x=a:b@c",
+            "https://host:443/@someone",
+            "https://host/@scope/pkg",
+            "host:3306",
+            "user@host",
+            "user:pass@",
+            ":pass@host",
+            "a b:c@d",
+            "",
+        ] {
+            assert!(!url_has_password(no), "{no} has no password");
+        }
     }
 }
