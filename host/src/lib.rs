@@ -39,6 +39,7 @@
 pub mod config;
 pub mod error;
 pub mod fernet;
+pub(crate) mod files;
 pub mod kms;
 pub mod ops;
 pub mod plugin;

@@ -226,6 +226,7 @@ fn tags(settings: &Settings) -> Vec<sm::types::Tag> {
 pub struct AwsSecretsStore {
     client: sm::Client,
     tags: Vec<sm::types::Tag>,
+    region: String,
 }
 
 impl AwsSecretsStore {
@@ -236,6 +237,7 @@ impl AwsSecretsStore {
         Ok(AwsSecretsStore {
             client: sm::Client::new(&config),
             tags: tags(settings),
+            region: config.region().map(|r| r.to_string()).unwrap_or_default(),
         })
     }
 
@@ -274,6 +276,36 @@ impl AwsSecretsStore {
             .await
             .map(|_| ())
     }
+}
+
+/// Why `name` cannot be a Secrets Manager secret name (1–512 characters of
+/// `A-Za-z0-9/_+=.@-`), or `None` if it can.
+pub fn secret_name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() || name.len() > 512 {
+        Some("a Secrets Manager name has 1 to 512 characters")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
+    {
+        Some("a Secrets Manager name holds only the characters A-Z a-z 0-9 / _ + = . @ -")
+    } else {
+        None
+    }
+}
+
+/// The parts of an ARN (`arn:<partition>:<service>:<region>:<account>:<resource>`)
+/// if `s` is one of `service`: (region, resource).
+pub(crate) fn arn_parts<'a>(s: &'a str, service: &str) -> Option<(&'a str, &'a str)> {
+    let mut p = s.splitn(6, ':');
+    let (arn, _partition, svc, region, _account, resource) = (
+        p.next()?,
+        p.next()?,
+        p.next()?,
+        p.next()?,
+        p.next()?,
+        p.next()?,
+    );
+    (arn == "arn" && svc == service).then_some((region, resource))
 }
 
 fn marked_for_deletion<E: ProvideErrorMetadata>(e: &E) -> bool {
@@ -371,11 +403,137 @@ impl SecretStore for AwsSecretsStore {
             Err(e) => Err(sdk_error(NAME, id, "DeleteSecret", &e, None)),
         }
     }
+
+    /// A name is looked up exactly (names are case-sensitive and cannot
+    /// contain `:`, so none is taken for an ARN): it is its own canonical
+    /// form, if it is a valid name. An ARN, full (with the `-XXXXXX` suffix
+    /// AWS adds) or partial, is resolved by asking the store
+    /// (`DescribeSecret`), which answers the secret's name; an ARN of another
+    /// region than the configured one, or of no secret, is refused.
+    async fn canonical(&self, reference: &str) -> Result<String, KmsError> {
+        let refuse = |why: &str| {
+            Err(KmsError::new(
+                NAME,
+                Some(reference),
+                KmsErrorKind::Other,
+                format!("is not a reference this store resolves: {why}"),
+            ))
+        };
+        if !reference.starts_with("arn:") {
+            return match secret_name_problem(reference) {
+                None => Ok(reference.to_string()),
+                Some(why) => refuse(why),
+            };
+        }
+        let Some((region, resource)) = arn_parts(reference, "secretsmanager") else {
+            return refuse("an ARN here must be a Secrets Manager secret's");
+        };
+        if !resource.starts_with("secret:") || resource.len() == "secret:".len() {
+            return refuse("an ARN here must be a Secrets Manager secret's");
+        }
+        if region != self.region {
+            return refuse(&format!(
+                "the ARN is of region `{region}`, the store reads region `{}`",
+                self.region
+            ));
+        }
+        match self
+            .client
+            .describe_secret()
+            .secret_id(reference)
+            .send()
+            .await
+        {
+            Ok(out) => match out.name() {
+                Some(name) if secret_name_problem(name).is_none() => Ok(name.to_string()),
+                _ => refuse("the store answered no valid name for this ARN"),
+            },
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                refuse("no secret has this ARN")
+            }
+            Err(e) => Err(sdk_error(NAME, reference, "DescribeSecret", &e, None)),
+        }
+    }
+
+    fn validate(&self, id: &str) -> Result<(), KmsError> {
+        if let Some(why) = secret_name_problem(id) {
+            return Err(KmsError::new(NAME, Some(id), KmsErrorKind::Other, why));
+        }
+        super::check_well_formed(NAME, id)
+    }
+
+    /// `ListSecrets` with a name filter (a prefix match), every page, then
+    /// kept exactly by prefix. Secrets scheduled for deletion are not listed.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, KmsError> {
+        super::check_prefix(NAME, prefix)?;
+        let filter = sm::types::Filter::builder()
+            .key(sm::types::FilterNameStringType::Name)
+            .values(prefix)
+            .build();
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_secrets()
+                .filters(filter.clone())
+                .max_results(100)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error(NAME, prefix, "ListSecrets", &e, None))?;
+            names.extend(
+                out.secret_list()
+                    .iter()
+                    .filter_map(|s| s.name())
+                    .map(str::to_string),
+            );
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        let mut out = super::under_prefix(&names, prefix);
+        out.dedup();
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_names() {
+        assert_eq!(
+            secret_name_problem("/openmetadata/database/x/authtype/password"),
+            None
+        );
+        assert_eq!(secret_name_problem("a+b=c.d@e-f_g/h"), None);
+        assert_eq!(secret_name_problem(&"a".repeat(512)), None);
+        for bad in ["", "a b", "a:b", "a%b", "é", "a?b"] {
+            assert!(secret_name_problem(bad).is_some(), "{bad:?}");
+        }
+        assert!(secret_name_problem(&"a".repeat(513)).is_some());
+        assert_eq!(
+            arn_parts(
+                "arn:aws:secretsmanager:us-east-1:123:secret:/a/b-AbCdEf",
+                "secretsmanager"
+            ),
+            Some(("us-east-1", "secret:/a/b-AbCdEf"))
+        );
+        assert_eq!(
+            arn_parts("arn:aws:ssm:us-east-1:123:parameter/a", "secretsmanager"),
+            None
+        );
+        assert_eq!(
+            arn_parts("arn:aws:secretsmanager:us-east-1", "secretsmanager"),
+            None
+        );
+    }
 
     #[test]
     fn classification() {

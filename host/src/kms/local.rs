@@ -5,9 +5,13 @@
 //!   key (`store.key`, generated on first use, mode 0600), distinct from
 //!   `FERNET_KEY` so that rotating the database key does not lose the store.
 //!   Ids are kept in clear, as a Vault path would be.
-//! - **Crash-safe**: every change writes a new file beside the old one, syncs
-//!   it, renames it over the old one and syncs the directory; a crash leaves
-//!   either the old or the new file, never a torn one.
+//! - **Crash-safe**: an operation (a `put`, a `delete`, or an `apply` of any
+//!   number of changes) reads the file once and writes it at most once, and
+//!   not at all when nothing changes: a new file beside the old one (0600),
+//!   synced, renamed over the old one, directory synced
+//!   (`crate::files`); a crash leaves either the old or the new file,
+//!   never a torn one. `store.key` is created atomically, so a crash never
+//!   leaves it empty.
 //! - **Safe across processes**: every operation holds an advisory lock on
 //!   `store.lock` (exclusive to write, shared to read).
 //!
@@ -15,15 +19,16 @@
 //! `store/store.key`, `store/store.lock`.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{KmsError, KmsErrorKind, SecretStore, SecretValue, absent_if_null};
+use super::{Change, KmsError, KmsErrorKind, SecretStore, SecretValue, absent_if_null};
 use crate::fernet::FernetKeys;
+use crate::files;
 
 const NAME: &str = "local";
 
@@ -39,6 +44,7 @@ struct StoreFile {
 pub struct LocalStore {
     dir: PathBuf,
     key: FernetKeys,
+    writes: AtomicUsize,
 }
 
 fn err(kind: KmsErrorKind, id: Option<&str>, message: impl Into<String>) -> KmsError {
@@ -53,49 +59,36 @@ fn io_err(path: &Path, e: std::io::Error) -> KmsError {
     )
 }
 
-/// Create `path` with mode 0600 holding `contents`, unless it exists. Returns
-/// the file's contents either way (a concurrent creator wins cleanly).
-pub(crate) fn create_private_file(path: &Path, contents: &str) -> std::io::Result<String> {
-    let mut opts = OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    match opts.open(path) {
-        Ok(mut f) => {
-            f.write_all(contents.as_bytes())?;
-            f.sync_all()?;
-            Ok(contents.to_string())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => fs::read_to_string(path),
-        Err(e) => Err(e),
-    }
-}
-
-/// Create a directory (and parents) readable by its owner only.
-pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut b = fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(dir)
-}
-
 impl LocalStore {
     /// Open (creating on first use) the store under `home/store`.
     pub fn open(home: &Path) -> Result<Self, KmsError> {
         let dir = home.join("store");
-        create_private_dir(&dir).map_err(|e| io_err(&dir, e))?;
+        files::create_private_dir(home).map_err(|e| io_err(home, e))?;
+        files::create_private_dir(&dir).map_err(|e| io_err(&dir, e))?;
         let key_path = dir.join("store.key");
-        let key = create_private_file(&key_path, &FernetKeys::generate_key())
+        let raw = files::create_private_file(&key_path, FernetKeys::generate_key().as_bytes())
             .map_err(|e| io_err(&key_path, e))?;
-        let key = FernetKeys::parse(key.trim()).map_err(|e| {
-            err(
-                KmsErrorKind::Corrupt,
-                None,
-                format!("{}: {e}", key_path.display()),
-            )
-        })?;
-        Ok(LocalStore { dir, key })
+        let key = std::str::from_utf8(&raw)
+            .ok()
+            .and_then(|k| FernetKeys::parse(k.trim()).ok())
+            .ok_or_else(|| {
+                err(
+                    KmsErrorKind::Corrupt,
+                    None,
+                    files::damaged_key_message(&key_path, &raw, "every secret in secrets.json"),
+                )
+            })?;
+        Ok(LocalStore {
+            dir,
+            key,
+            writes: AtomicUsize::new(0),
+        })
+    }
+
+    /// How many times the store file was written (each one durable: temp
+    /// file, sync, rename, directory sync).
+    pub fn durable_writes(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
     }
 
     fn file(&self) -> PathBuf {
@@ -104,12 +97,7 @@ impl LocalStore {
 
     fn lock(&self, exclusive: bool) -> Result<File, KmsError> {
         let path = self.dir.join("store.lock");
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| io_err(&path, e))?;
+        let f = files::open_lock_file(&path).map_err(|e| io_err(&path, e))?;
         let r = if exclusive { f.lock() } else { f.lock_shared() };
         r.map_err(|e| io_err(&path, e))?;
         Ok(f) // unlocked on drop
@@ -135,24 +123,61 @@ impl LocalStore {
 
     fn write(&self, data: &StoreFile) -> Result<(), KmsError> {
         let path = self.file();
-        let tmp = self
-            .dir
-            .join(format!("secrets.json.tmp{}", std::process::id()));
         let bytes = serde_json::to_vec_pretty(data).expect("store serialises");
-        let mut opts = OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts.open(&tmp).map_err(|e| io_err(&tmp, e))?;
-        f.write_all(&bytes)
-            .and_then(|_| f.sync_all())
-            .map_err(|e| io_err(&tmp, e))?;
-        drop(f);
-        fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io_err(&self.dir, e))?;
+        files::replace_private_file(&path, &bytes).map_err(|e| io_err(&path, e))?;
+        self.writes.fetch_add(1, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Apply `changes` to `data` in memory: whether anything changed, and
+    /// per change whether its id held a value before.
+    fn apply_to(&self, data: &mut StoreFile, changes: &[Change]) -> (bool, Vec<bool>) {
+        let mut changed = false;
+        let mut existed = Vec::with_capacity(changes.len());
+        for c in changes {
+            match c {
+                Change::Put(id, value) => {
+                    existed.push(data.secrets.contains_key(id));
+                    if let Some(old) = data.secrets.get(id)
+                        && self
+                            .key
+                            .decrypt(old)
+                            .is_ok_and(|v| v.as_str() == value.as_str())
+                    {
+                        continue; // unchanged
+                    }
+                    let token = self.key.encrypt(value);
+                    let token = token
+                        .strip_prefix(crate::fernet::PREFIX)
+                        .unwrap_or(&token)
+                        .to_string();
+                    data.secrets.insert(id.clone(), token);
+                    changed = true;
+                }
+                Change::Delete(id) => {
+                    let gone = data.secrets.remove(id).is_some();
+                    existed.push(gone);
+                    changed |= gone;
+                }
+            }
+        }
+        (changed, existed)
+    }
+
+    /// Validate, then apply `changes` under one lock with at most one
+    /// durable write; all or nothing.
+    fn apply_all(&self, changes: &[Change]) -> Result<Vec<bool>, KmsError> {
+        for c in changes {
+            let (Change::Put(id, _) | Change::Delete(id)) = c;
+            self.validate(id)?;
+        }
+        let _l = self.lock(true)?;
+        let mut data = self.read()?;
+        let (changed, existed) = self.apply_to(&mut data, changes);
+        if changed {
+            self.write(&data)?;
+        }
+        Ok(existed)
     }
 
     /// Every id in the store, sorted (for tests, `status` and migration).
@@ -185,30 +210,31 @@ impl SecretStore for LocalStore {
     }
 
     async fn put(&self, id: &str, value: &str) -> Result<(), KmsError> {
-        let _l = self.lock(true)?;
-        let mut data = self.read()?;
-        if let Some(old) = data.secrets.get(id)
-            && self.key.decrypt(old).is_ok_and(|v| v.as_str() == value)
-        {
-            return Ok(()); // unchanged: no write
-        }
-        let token = self.key.encrypt(value);
-        let token = token
-            .strip_prefix(crate::fernet::PREFIX)
-            .unwrap_or(&token)
-            .to_string();
-        data.secrets.insert(id.to_string(), token);
-        self.write(&data)
+        self.apply_all(&[Change::Put(
+            id.to_string(),
+            SecretValue::new(value.to_string()),
+        )])
+        .map(|_| ())
     }
 
     async fn delete(&self, id: &str) -> Result<bool, KmsError> {
-        let _l = self.lock(true)?;
-        let mut data = self.read()?;
-        if data.secrets.remove(id).is_none() {
-            return Ok(false);
-        }
-        self.write(&data)?;
-        Ok(true)
+        Ok(self.apply_all(&[Change::Delete(id.to_string())])?[0])
+    }
+
+    fn validate(&self, id: &str) -> Result<(), KmsError> {
+        super::check_well_formed(NAME, id)
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, KmsError> {
+        super::check_prefix(NAME, prefix)?;
+        let _l = self.lock(false)?;
+        Ok(super::under_prefix(self.read()?.secrets.keys(), prefix))
+    }
+
+    /// One read, every change, at most one durable write (none when nothing
+    /// changes); all or nothing, so a failure reports 0 changes applied.
+    async fn apply(&self, changes: &[Change]) -> Result<(), (usize, KmsError)> {
+        self.apply_all(changes).map(|_| ()).map_err(|e| (0, e))
     }
 }
 
@@ -276,5 +302,140 @@ mod tests {
         let e = s.get("/a").await.unwrap_err();
         assert_eq!(e.kind, KmsErrorKind::Corrupt);
         assert!(e.to_string().contains("secrets.json"), "{e}");
+    }
+
+    fn put(id: &str, v: &str) -> Change {
+        Change::Put(id.to_string(), SecretValue::new(v.to_string()))
+    }
+
+    #[tokio::test]
+    async fn apply_is_one_durable_write_and_none_when_nothing_changes() {
+        let home = tempfile::tempdir().unwrap();
+        let s = LocalStore::open(home.path()).unwrap();
+        let changes: Vec<Change> = (0..500)
+            .map(|i| {
+                put(
+                    &format!("/o/database/svc/connectionoptions/k{i}"),
+                    &format!("v{i}"),
+                )
+            })
+            .collect();
+        s.apply(&changes).await.unwrap();
+        assert_eq!(s.durable_writes(), 1, "500 changes, one write");
+        assert_eq!(
+            s.get("/o/database/svc/connectionoptions/k499")
+                .await
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            "v499"
+        );
+        // The same values again, and deletes of absent ids: nothing to write.
+        s.apply(&changes).await.unwrap();
+        s.apply(&[Change::Delete("/o/database/svc/nothing".into())])
+            .await
+            .unwrap();
+        assert_eq!(s.durable_writes(), 1);
+        // Mixed: one write.
+        s.apply(&[
+            put("/o/database/svc/connectionoptions/k0", "new"),
+            Change::Delete("/o/database/svc/connectionoptions/k1".into()),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(s.durable_writes(), 2);
+        assert_eq!(s.ids().unwrap().len(), 499);
+        // A malformed id anywhere: nothing is applied.
+        let e = s
+            .apply(&[
+                put("/o/database/svc/connectionoptions/k2", "changed"),
+                put("/o/database/svc/connectionoptions/", "x"),
+            ])
+            .await
+            .unwrap_err();
+        assert_eq!(e.0, 0);
+        assert_eq!(
+            e.1.id.as_deref(),
+            Some("/o/database/svc/connectionoptions/")
+        );
+        assert_eq!(
+            s.get("/o/database/svc/connectionoptions/k2")
+                .await
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            "v2"
+        );
+        assert_eq!(s.durable_writes(), 2);
+        // No temp file is left behind.
+        let names: Vec<String> = fs::read_dir(home.path().join("store"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains("tmp")), "{names:?}");
+    }
+
+    #[tokio::test]
+    async fn lists_exactly_below_a_prefix() {
+        let home = tempfile::tempdir().unwrap();
+        let s = LocalStore::open(home.path()).unwrap();
+        s.apply(&[
+            put("/o/database/svc/authtype/password", "a"),
+            put("/o/database/svc/x/y/z", "b"),
+            put("/o/database/svc-2/authtype/password", "c"),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(
+            s.list("/o/database/svc/").await.unwrap(),
+            ["/o/database/svc/authtype/password", "/o/database/svc/x/y/z"]
+        );
+        assert!(s.list("/o/database/svc").await.is_err());
+        assert!(
+            s.canonical("o/database/svc-2/authtype/password")
+                .await
+                .is_err()
+        );
+        assert!(s.put("/o/database/svc/a b", "x").await.is_err());
+    }
+
+    #[test]
+    fn an_empty_or_damaged_store_key_says_what_to_do() {
+        let home = tempfile::tempdir().unwrap();
+        fs::create_dir_all(home.path().join("store")).unwrap();
+        let key = home.path().join("store/store.key");
+        fs::write(&key, "").unwrap();
+        let e = LocalStore::open(home.path()).err().unwrap();
+        assert_eq!(e.kind, KmsErrorKind::Corrupt);
+        assert!(
+            e.message.contains("store.key")
+                && e.message.contains("empty")
+                && e.message.contains("delete it"),
+            "{e}"
+        );
+        fs::write(&key, &FernetKeys::generate_key()[..20]).unwrap();
+        let e = LocalStore::open(home.path()).err().unwrap();
+        assert!(
+            e.message.contains("store.key") && e.message.contains("backup"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    #[cfg(unix)]
+    async fn files_are_0600_and_directories_0700() {
+        use std::os::unix::fs::PermissionsExt;
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().join("home");
+        fs::create_dir(&h).unwrap();
+        fs::set_permissions(&h, fs::Permissions::from_mode(0o755)).unwrap();
+        let s = LocalStore::open(&h).unwrap();
+        s.put("/o/a", "v").await.unwrap();
+        let mode = |p: &str| fs::metadata(h.join(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(""), 0o700, "an existing home is tightened");
+        assert_eq!(mode("store"), 0o700);
+        for f in ["store/store.key", "store/store.lock", "store/secrets.json"] {
+            assert_eq!(mode(f), 0o600, "{f}");
+        }
     }
 }

@@ -157,6 +157,58 @@ impl std::fmt::Debug for Change {
     }
 }
 
+/// Whether `id` is a well-formed secret id: `/`-rooted, `/`-separated
+/// segments that are neither empty nor `.`/`..`, printable ASCII without
+/// spaces. What every store accepts at least; stores add their own rules.
+pub fn well_formed(id: &str) -> bool {
+    id.strip_prefix('/').is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .split('/')
+                .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+            && rest.bytes().all(|b| b.is_ascii_graphic())
+    })
+}
+
+/// [`well_formed`] as a store's `validate`: an error naming `id`.
+pub fn check_well_formed(store: &str, id: &str) -> Result<(), KmsError> {
+    if well_formed(id) {
+        Ok(())
+    } else {
+        Err(KmsError::new(
+            store,
+            Some(id),
+            KmsErrorKind::Other,
+            "is not a well-formed secret id (`/`-rooted segments, none empty, `.` or `..`; printable ASCII, no spaces)",
+        ))
+    }
+}
+
+/// A `list` prefix must be a well-formed id root ending in `/` (so that
+/// listing `…/svc/` never reaches `…/svc-2/`).
+pub fn check_prefix(store: &str, prefix: &str) -> Result<(), KmsError> {
+    match prefix.strip_suffix('/') {
+        Some(root) if well_formed(root) => Ok(()),
+        _ => Err(KmsError::new(
+            store,
+            Some(prefix),
+            KmsErrorKind::Other,
+            "is not a prefix to list (a well-formed id root ending in `/`)",
+        )),
+    }
+}
+
+/// The ids of `ids` below `prefix`, sorted (stores that list by scanning).
+pub fn under_prefix<'a>(ids: impl IntoIterator<Item = &'a String>, prefix: &str) -> Vec<String> {
+    let mut v: Vec<String> = ids
+        .into_iter()
+        .filter(|id| id.starts_with(prefix) && id.len() > prefix.len())
+        .cloned()
+        .collect();
+    v.sort();
+    v
+}
+
 /// Log filter directives an application should add to its own (the CLI
 /// does): vaultrs and rustify log every non-2xx answer, expected 404s
 /// included, as an ERROR event of their own, and report nothing the store's
@@ -229,4 +281,34 @@ pub async fn open_remote(
     };
     #[cfg(feature = "remote-kms")]
     Ok(Arc::new(resilient::Resilient::new(inner, policy)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_formed_ids() {
+        for ok in [
+            "/openmetadata/database/x/authtype/password",
+            "/a",
+            "/team/db-password_2",
+        ] {
+            assert!(well_formed(ok), "{ok}");
+        }
+        for bad in [
+            "", "/", "a/b", "/a/", "/a//b", "/a/./b", "/a/../b", "/a b", "/a\tb", "/é", " /a",
+        ] {
+            assert!(!well_formed(bad), "{bad:?}");
+        }
+        assert!(check_prefix("x", "/a/svc/").is_ok());
+        for bad in ["/a/svc", "/", "a/", "/a//"] {
+            assert!(check_prefix("x", bad).is_err(), "{bad}");
+        }
+        let ids: Vec<String> = ["/a/svc/p", "/a/svc-2/p", "/a/svc/x/y", "/a/sv"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(under_prefix(&ids, "/a/svc/"), ["/a/svc/p", "/a/svc/x/y"]);
+    }
 }

@@ -19,13 +19,13 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{KmsError, KmsErrorKind, SecretStore, SecretValue};
+use super::{Change, KmsError, KmsErrorKind, SecretStore, SecretValue};
 use crate::config::Settings;
 
 /// How a [`Resilient`] store behaves.
@@ -218,12 +218,28 @@ impl Resilient {
         Fut: Future<Output = Result<T, KmsError>> + Send,
         T: Send,
     {
+        self.call_within(what, id, self.policy.timeout, op).await
+    }
+
+    /// [`Self::call`] with a timeout of its own (a batch of many calls).
+    async fn call_within<T, F, Fut>(
+        &self,
+        what: &str,
+        id: &str,
+        timeout: Duration,
+        op: F,
+    ) -> Result<T, KmsError>
+    where
+        F: Fn() -> Fut + Send + Sync,
+        Fut: Future<Output = Result<T, KmsError>> + Send,
+        T: Send,
+    {
         let start = Instant::now();
         let mut backoff = self.policy.initial_backoff;
         let mut attempt = 1u32;
         loop {
             self.counters.calls.fetch_add(1, Ordering::Relaxed);
-            let result = match tokio::time::timeout(self.policy.timeout, op()).await {
+            let result = match tokio::time::timeout(timeout, op()).await {
                 Ok(r) => r,
                 Err(_) => {
                     self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
@@ -231,10 +247,7 @@ impl Resilient {
                         self.inner.name(),
                         Some(id),
                         KmsErrorKind::Transient,
-                        format!(
-                            "{what}: no answer within {:?} (timeoutSeconds)",
-                            self.policy.timeout
-                        ),
+                        format!("{what}: no answer within {:?} (timeoutSeconds)", timeout),
                     ))
                 }
             };
@@ -315,6 +328,72 @@ impl SecretStore for Resilient {
         self.invalidate(id);
         r
     }
+
+    async fn canonical(&self, reference: &str) -> Result<String, KmsError> {
+        self.call("resolve", reference, || self.inner.canonical(reference))
+            .await
+    }
+
+    fn validate(&self, id: &str) -> Result<(), KmsError> {
+        self.inner.validate(id)
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, KmsError> {
+        self.call("list", prefix, || self.inner.list(prefix)).await
+    }
+
+    /// The inner store's `apply`, in chunks of at most one second's worth of
+    /// write permits (each change takes one), each chunk with the timeout of
+    /// as many calls and retried from the first change not yet applied.
+    /// Every id applied (or attempted) is dropped from the cache.
+    async fn apply(&self, changes: &[Change]) -> Result<(), (usize, KmsError)> {
+        let rate = self.policy.writes_per_second;
+        let chunk = if rate > 0.0 {
+            (rate.max(1.0) as usize).max(1)
+        } else {
+            changes.len().max(1)
+        };
+        let mut result = Ok(());
+        let mut offset = 0;
+        for part in changes.chunks(chunk) {
+            for _ in part {
+                self.acquire_write_permit().await;
+            }
+            let done = AtomicUsize::new(0);
+            let id = change_id(&part[0]);
+            let timeout = self.policy.timeout * part.len() as u32;
+            let r = self
+                .call_within("apply", id, timeout, || {
+                    let done = &done;
+                    async move {
+                        let from = done.load(Ordering::SeqCst).min(part.len());
+                        match self.inner.apply(&part[from..]).await {
+                            Ok(()) => Ok(()),
+                            Err((applied, e)) => {
+                                done.fetch_add(applied, Ordering::SeqCst);
+                                Err(e)
+                            }
+                        }
+                    }
+                })
+                .await;
+            for c in part {
+                self.invalidate(change_id(c));
+            }
+            if let Err(e) = r {
+                result = Err((offset + done.load(Ordering::SeqCst).min(part.len()), e));
+                break;
+            }
+            offset += part.len();
+        }
+        result
+    }
+}
+
+fn change_id(c: &Change) -> &str {
+    match c {
+        Change::Put(id, _) | Change::Delete(id) => id,
+    }
 }
 
 #[cfg(test)]
@@ -381,5 +460,120 @@ mod tests {
         s.parameters.insert("timeoutSeconds".into(), "-1".into());
         let e = Policy::from_settings(&s).unwrap_err().to_string();
         assert!(e.contains("timeoutSeconds"), "{e}");
+    }
+
+    /// A memory store whose `apply` fails once, transiently, at change `at`.
+    struct FailsOnce {
+        mem: MemoryStore,
+        at: usize,
+        failed: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait]
+    impl SecretStore for FailsOnce {
+        fn name(&self) -> &str {
+            "fails-once"
+        }
+        async fn get(&self, id: &str) -> Result<Option<SecretValue>, KmsError> {
+            self.mem.get(id).await
+        }
+        async fn put(&self, id: &str, value: &str) -> Result<(), KmsError> {
+            self.mem.put(id, value).await
+        }
+        async fn delete(&self, id: &str) -> Result<bool, KmsError> {
+            self.mem.delete(id).await
+        }
+        async fn apply(&self, changes: &[Change]) -> Result<(), (usize, KmsError)> {
+            for (i, c) in changes.iter().enumerate() {
+                if i == self.at && !self.failed.swap(true, Ordering::SeqCst) {
+                    return Err((
+                        i,
+                        KmsError::new("fails-once", None, KmsErrorKind::Transient, "flaky"),
+                    ));
+                }
+                self.mem
+                    .apply(std::slice::from_ref(c))
+                    .await
+                    .map_err(|(_, e)| (i, e))?;
+            }
+            Ok(())
+        }
+    }
+
+    fn put(id: &str, v: &str) -> Change {
+        Change::Put(id.into(), SecretValue::new(v.into()))
+    }
+
+    #[tokio::test]
+    async fn canonical_validate_and_list_reach_the_inner_store() {
+        let mem = Arc::new(MemoryStore::new());
+        mem.put("/o/db/svc/a", "v").await.unwrap();
+        mem.put("/o/db/svc-2/a", "v").await.unwrap();
+        let r = Resilient::new(mem, policy());
+        assert_eq!(r.list("/o/db/svc/").await.unwrap(), ["/o/db/svc/a"]);
+        assert!(r.validate("/o/db/svc/").is_err());
+        assert!(r.canonical("o/db/svc/a").await.is_err());
+        assert_eq!(r.canonical("/o/db/svc/a").await.unwrap(), "/o/db/svc/a");
+    }
+
+    #[tokio::test]
+    async fn apply_resumes_after_a_transient_failure_and_invalidates_the_cache() {
+        let inner = Arc::new(FailsOnce {
+            mem: MemoryStore::new(),
+            at: 3,
+            failed: Default::default(),
+        });
+        let r = Resilient::new(inner.clone(), policy());
+        assert!(r.get("/k0").await.unwrap().is_none(), "a cached miss");
+        let changes: Vec<Change> = (0..6).map(|i| put(&format!("/k{i}"), "v")).collect();
+        r.apply(&changes).await.unwrap();
+        assert_eq!(
+            inner.mem.writes(),
+            6,
+            "the first 3 changes are not applied twice"
+        );
+        assert_eq!(r.stats().retries, 1);
+        assert_eq!(r.get("/k0").await.unwrap().unwrap().as_str(), "v");
+    }
+
+    #[tokio::test]
+    async fn apply_counts_one_write_per_change() {
+        let r = Resilient::new(
+            Arc::new(MemoryStore::new()),
+            Policy {
+                writes_per_second: 4.0,
+                ..policy()
+            },
+        );
+        let t0 = Instant::now();
+        let changes: Vec<Change> = (0..6).map(|i| put(&format!("/k{i}"), "v")).collect();
+        r.apply(&changes).await.unwrap();
+        assert!(
+            t0.elapsed() >= Duration::from_millis(480),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert_eq!(r.stats().throttled, 2);
+    }
+
+    #[tokio::test]
+    async fn apply_reports_how_many_changes_were_applied() {
+        let inner = Arc::new(FailsOnce {
+            mem: MemoryStore::new(),
+            at: 1,
+            failed: Default::default(),
+        });
+        let r = Resilient::new(
+            inner,
+            Policy {
+                retry_max: Duration::ZERO,
+                ..policy()
+            },
+        );
+        let (applied, e) = r
+            .apply(&[put("/a", "v"), put("/b", "v")])
+            .await
+            .unwrap_err();
+        assert_eq!((applied, e.kind), (1, KmsErrorKind::Transient));
     }
 }

@@ -13,7 +13,9 @@
 //! The mount is `secret` unless `mount` says otherwise. An id whose path has
 //! an empty, `.` or `..` segment or characters outside printable ASCII (other
 //! than `/`, `?`, `#`, `%`) is refused, so a `secret:` reference cannot reach
-//! outside the mount.
+//! outside the mount. A reference's canonical id (what ownership checks run
+//! on) is its path with one leading `/`: `secret:a/b` and `secret:/a/b` name
+//! the same secret, every other spelling is refused.
 //!
 //! ## Semantics
 //!
@@ -496,6 +498,60 @@ impl SecretStore for VaultStore {
         r.map_err(|e| self.error(Some(id), "delete", &e))?;
         Ok(true)
     }
+
+    /// The path under the mount, with one leading `/`: `a/b` and `/a/b` are
+    /// the same secret to Vault. Every other spelling Vault (or the URL
+    /// vaultrs builds) would map onto another path (`//`, `.`, `..`, a
+    /// trailing `/`, `%`-escapes, `?`, `#`, `\`, spaces, non-ASCII) is
+    /// refused, naming the reference.
+    async fn canonical(&self, reference: &str) -> Result<String, KmsError> {
+        Ok(format!("/{}", self.path(reference)?))
+    }
+
+    /// A path Vault can hold: see [`path_of`]; and, for a write, the id form
+    /// (leading `/`).
+    fn validate(&self, id: &str) -> Result<(), KmsError> {
+        self.path(id)?;
+        super::check_well_formed(NAME, id)
+    }
+
+    /// Recursive LIST (KV v2: of the metadata, so every secret with a
+    /// version counts), depth first; a missing path lists nothing.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, KmsError> {
+        super::check_prefix(NAME, prefix)?;
+        let mount = self.mount.as_str();
+        let mut out = Vec::new();
+        let mut todo = vec![prefix.trim_start_matches('/').to_string()];
+        while let Some(dir) = todo.pop() {
+            let path = dir.trim_end_matches('/');
+            let r = if self.kv_version == 2 {
+                with_client!(self, prefix, c => vaultrs::kv2::list(&*c, mount, path))
+            } else {
+                with_client!(self, prefix, c => vaultrs::kv1::list(&*c, mount, path))
+                    .map(|r| r.data.keys)
+            };
+            let keys = match r {
+                Ok(keys) => keys,
+                Err(e) if not_found(&e) => continue,
+                Err(e) => return Err(self.error(Some(prefix), "list", &e)),
+            };
+            for k in keys {
+                let full = format!("{dir}{k}");
+                if path_of(full.trim_end_matches('/')).is_none() {
+                    tracing::warn!(
+                        prefix,
+                        "skipping a Vault key that is not a valid id below the prefix"
+                    );
+                } else if k.ends_with('/') {
+                    todo.push(full);
+                } else {
+                    out.push(format!("/{full}"));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -521,6 +577,45 @@ mod tests {
         ] {
             assert_eq!(path_of(bad), None, "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn references_canonicalise_or_are_refused() {
+        let settings = Settings::resolve(crate::config::FileConfig::default(), |k| match k {
+            "SECRET_MANAGER" => Some("managed-vault".into()),
+            "VAULT_ADDR" => Some("http://127.0.0.1:1".into()),
+            "VAULT_TOKEN" => Some("t".into()),
+            _ => None,
+        })
+        .unwrap();
+        let s = VaultStore::connect(&settings, Duration::from_secs(1)).unwrap();
+        let victim = "/openmetadata/database/victim/authtype/password";
+        for alias in [victim, "openmetadata/database/victim/authtype/password"] {
+            assert_eq!(s.canonical(alias).await.unwrap(), victim, "{alias}");
+        }
+        for bad in [
+            "//openmetadata/database/victim/authtype/password",
+            "/openmetadata//database/victim/authtype/password",
+            "/openmetadata/./database/victim/authtype/password",
+            "/openmetadata/x/../database/victim/authtype/password",
+            "/openmetadata/database/victim/authtype/password/",
+            "/openmetadata/database/victim/authtype/p%61ssword",
+            "/openmetadata/database/victim/authtype/password?version=1",
+            "/openmetadata/database/victim/authtype/password#x",
+            "/openmetadata/database/victim/authtype/password ",
+            " /openmetadata/database/victim/authtype/password",
+            "/openmetadata/database/victim/authtype/pass\\word",
+            "/openmetadata/database/victim/authtype/pässword",
+        ] {
+            let e = s.canonical(bad).await.unwrap_err();
+            assert_eq!(e.id.as_deref(), Some(bad));
+        }
+        assert!(s.validate(victim).is_ok());
+        assert!(
+            s.validate("/openmetadata/database/x/connectionoptions/")
+                .is_err()
+        );
+        assert!(s.validate("openmetadata/database/x/a").is_err());
     }
 
     #[test]

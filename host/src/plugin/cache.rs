@@ -8,13 +8,13 @@
 //!
 //! Loading precompiled code is `unsafe` in wasmtime: the bytes are trusted to
 //! be wasmtime's own output. The cache directory is created owner-only
-//! (0700), each entry is written atomically (temp file + rename), and beside
+//! (0700), each entry is a 0600 file written atomically and durably (temp
+//! file, sync, rename, directory sync: `crate::files`), and beside
 //! it a `.sha256` file records the artifact's digest, checked before every
 //! load: a torn, truncated or altered artifact is recompiled, never loaded.
 
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -22,7 +22,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use super::{PluginFailure, Refusal};
-use crate::kms::local::create_private_dir;
+use crate::files;
 
 /// A directory of compiled components.
 #[derive(Clone, Debug)]
@@ -99,18 +99,15 @@ fn deserialize(engine: &Engine, art: &[u8]) -> Option<Component> {
 
 fn store(path: &Path, art: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().expect("entry has a parent");
-    create_private_dir(dir)?;
-    let write = |dest: &Path, bytes: &[u8]| -> std::io::Result<()> {
-        let tmp = dest.with_extension(format!("tmp{}", std::process::id()));
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, dest)
-    };
+    // The cache root and the engine's directory: both owner-only.
+    if let Some(root) = dir.parent() {
+        files::create_private_dir(root)?;
+    }
+    files::create_private_dir(dir)?;
     // Artifact first, digest last: a reader that sees the digest sees the
-    // artifact it describes.
-    write(path, art)?;
-    write(
+    // artifact it describes. Each is 0600, written atomically and durably.
+    files::replace_private_file(path, art)?;
+    files::replace_private_file(
         &digest_path(path),
         hex::encode(Sha256::digest(art)).as_bytes(),
     )
