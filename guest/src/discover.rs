@@ -1,9 +1,22 @@
 //! Walking one config with one section of a rule table.
+//!
+//! First the section's rules run, in table order; then everything they did not
+//! settle (the entries of `map`s, and properties, `oneOf` variants or whole
+//! objects newer than the table) is swept once with the credential heuristics
+//! ([`crate::heuristics`]): a credential-like key makes its whole value secret
+//! (every string or null below it; a number is refused, naming it, since only
+//! strings can be sealed), other strings are secret when they are URLs with a
+//! password or already sealed. Objects a rule's path goes into are looked at
+//! key by key, never taken whole. The routing key (`type`, a bot's `authType`,
+//! a dbt source's `dbtConfigType`) is never a secret. Each node is visited once
+//! and each field reported once.
+
+use std::collections::HashSet;
 
 use serde_json::Value;
 
 use crate::heuristics::{is_credential_key, url_has_password};
-use crate::rules::{Rule, RuleKind, RuleTable, Treatment};
+use crate::rules::{ALL_BELOW, DEFAULT_KEY, Rule, RuleKind, RuleTable, Treatment};
 
 /// A secret field found in a config (the plain-Rust twin of the WIT record).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,18 +93,34 @@ fn is_tokenized(s: &str) -> bool {
     s.starts_with("fernet:") || s.starts_with("secret:")
 }
 
+/// Keys that route a config to its section (`type` of a connection, `authType`
+/// of a bot, `dbtConfigType` of a dbt source): never a secret, even where a
+/// heuristic might say so.
+const ROUTING_KEYS: &[&str] = &["type", "authType", "dbtConfigType"];
+
+/// The identity of a node of the (immutable) config being walked.
+fn node(v: &Value) -> *const Value {
+    v
+}
+
 struct Walker<'t> {
     table: &'t RuleTable,
     found: Vec<SecretField>,
+    /// Pointers in `found`: a field is reported once, in linear time.
+    seen: HashSet<String>,
+    /// Nodes a rule has settled (a field it yielded, a `url` field, a nested
+    /// connection): the heuristic sweep skips them.
+    settled: HashSet<*const Value>,
+    /// Nodes a rule's path goes through, and `map`s: the sweep looks at their
+    /// entries one by one and never takes them as a whole, even under a
+    /// credential-like name (`credentials/gcpConfig/…` is a typed model).
+    entered: HashSet<*const Value>,
 }
 
 impl Walker<'_> {
     fn push(&mut self, tokens: &[String], treatment: Treatment) {
-        let pointer: String = tokens
-            .iter()
-            .map(|t| format!("/{}", escape_token(t)))
-            .collect();
-        if self.found.iter().any(|f| f.pointer == pointer) {
+        let pointer = pointer_of(tokens);
+        if !self.seen.insert(pointer.clone()) {
             return;
         }
         let segments = tokens.iter().map(|t| segment(t)).collect();
@@ -108,6 +137,7 @@ impl Walker<'_> {
         root: &Value,
         base: &[String],
         depth: usize,
+        key: &str,
     ) -> Result<(), PolicyError> {
         let here = pointer_of(base);
         let rules = match self.table.section(connector_type, depth == 0) {
@@ -119,35 +149,50 @@ impl Walker<'_> {
             Some(Err(e)) => return Err(malformed(&here, format!("plugin rule table: {e}"))),
             Some(Ok(r)) => r,
         };
-        let Value::Object(_) = root else {
+        let Value::Object(entries) = root else {
             return Err(malformed(
                 &here,
                 "a connection config must be a JSON object",
             ));
         };
-        if let Some(t) = root.get("type") {
+        if let Some(t) = root.get(key) {
             match t.as_str() {
                 Some(t) if t == connector_type => {}
                 Some(_) => {
                     return Err(malformed(
-                        &format!("{here}/type"),
-                        format!("`type` is not `{connector_type}`"),
+                        &format!("{here}/{}", escape_token(key)),
+                        format!("`{key}` is not `{connector_type}`"),
                     ));
                 }
                 None => {
                     return Err(malformed(
-                        &format!("{here}/type"),
-                        "`type` must be a string",
+                        &format!("{here}/{}", escape_token(key)),
+                        format!("`{key}` must be a string"),
                     ));
                 }
             }
         }
         for rule in &rules {
             if !guard_holds(rule, root) {
+                // The table knows this property, and that it is plain here:
+                // not for the heuristics either.
+                self.settle(&rule.path, root);
                 continue;
             }
             let mut tokens = base.to_vec();
             self.walk(rule, &rule.path, root, &mut tokens, depth)?;
+        }
+        // What no rule settled (properties and `oneOf` variants newer than
+        // the table, free-form maps) gets the credential heuristics.
+        let mut tokens = base.to_vec();
+        for (k, v) in entries {
+            if ROUTING_KEYS.contains(&k.as_str()) && v.is_string() {
+                continue;
+            }
+            tokens.push(k.clone());
+            let r = self.sweep_entry(Some(k), v, &mut tokens);
+            tokens.pop();
+            r?;
         }
         Ok(())
     }
@@ -163,6 +208,14 @@ impl Walker<'_> {
         let Some((first, rest_after)) = rest.split_first() else {
             return self.at_target(rule, value, tokens, depth);
         };
+        if *first == ALL_BELOW {
+            // The grammar allows `**` only last, in secret/sensitive rules.
+            if let RuleKind::Field(treatment) = rule.kind {
+                self.all_below(value, tokens, treatment);
+            }
+            return Ok(());
+        }
+        self.entered.insert(node(value));
         let children: Vec<(String, &Value)> = match (value, *first) {
             (Value::Object(m), "*") => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
             (Value::Array(a), "*") => a
@@ -185,6 +238,54 @@ impl Walker<'_> {
         Ok(())
     }
 
+    /// Mark what `path` reaches as settled, yielding nothing.
+    fn settle(&mut self, path: &[&str], value: &Value) {
+        let Some((first, rest)) = path.split_first() else {
+            self.settled.insert(node(value));
+            return;
+        };
+        match (value, *first) {
+            (_, ALL_BELOW) => {
+                self.settled.insert(node(value));
+            }
+            (Value::Object(m), "*") => m.values().for_each(|v| self.settle(rest, v)),
+            (Value::Array(a), "*") => a.iter().for_each(|v| self.settle(rest, v)),
+            (Value::Object(m), key) => {
+                if let Some(v) = m.get(key) {
+                    self.settle(rest, v)
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Every string or null at or below `value` (a `**` rule).
+    fn all_below(&mut self, value: &Value, tokens: &mut Vec<String>, treatment: Treatment) {
+        match value {
+            Value::String(_) | Value::Null => {
+                self.settled.insert(node(value));
+                self.push(tokens, treatment)
+            }
+            Value::Object(m) => {
+                self.entered.insert(node(value));
+                for (k, v) in m {
+                    tokens.push(k.clone());
+                    self.all_below(v, tokens, treatment);
+                    tokens.pop();
+                }
+            }
+            Value::Array(a) => {
+                self.entered.insert(node(value));
+                for (i, v) in a.iter().enumerate() {
+                    tokens.push(i.to_string());
+                    self.all_below(v, tokens, treatment);
+                    tokens.pop();
+                }
+            }
+            Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
     fn at_target(
         &mut self,
         rule: &Rule<'_>,
@@ -195,9 +296,13 @@ impl Walker<'_> {
         let wildcard = rule.path.contains(&"*");
         match rule.kind {
             RuleKind::Field(treatment) => match value {
-                Value::String(_) | Value::Null => self.push(tokens, treatment),
-                // A wildcard may sweep over values of other kinds; a named
-                // field of the wrong kind is a malformed config.
+                Value::String(_) | Value::Null => {
+                    self.settled.insert(node(value));
+                    self.push(tokens, treatment)
+                }
+                // A wildcard may sweep over values of other kinds (left to
+                // the heuristics); a named field of the wrong kind is a
+                // malformed config.
                 _ if wildcard => {}
                 _ => {
                     return Err(malformed(
@@ -206,41 +311,29 @@ impl Walker<'_> {
                     ));
                 }
             },
-            RuleKind::Url => match value {
-                Value::String(s) if url_has_password(s) || is_tokenized(s) => {
-                    self.push(tokens, Treatment::Secret)
-                }
-                _ => {}
-            },
-            RuleKind::Map => {
-                if let Value::Object(m) = value {
-                    for (k, v) in m {
-                        if is_credential_key(k) && matches!(v, Value::String(_) | Value::Null) {
-                            tokens.push(k.clone());
-                            self.push(tokens, Treatment::Secret);
-                            tokens.pop();
-                        } else if let Value::String(s) = v
-                            && (url_has_password(s) || is_tokenized(s))
-                        {
-                            tokens.push(k.clone());
-                            self.push(tokens, Treatment::Secret);
-                            tokens.pop();
-                        }
+            RuleKind::Url => {
+                if let Value::String(s) = value {
+                    self.settled.insert(node(value));
+                    if url_has_password(s) || is_tokenized(s) {
+                        self.push(tokens, Treatment::Secret)
                     }
                 }
+            }
+            // Its entries are swept with the heuristics once the rules ran.
+            RuleKind::Map => {
+                self.entered.insert(node(value));
             }
             RuleKind::Nested => {
                 let Value::Object(m) = value else {
                     return Ok(());
                 };
-                let Some(t) = m.get("type") else {
+                let key = rule.key;
+                let at_key = format!("{}/{}", pointer_of(tokens), escape_token(key));
+                let Some(t) = m.get(key) else {
                     return Ok(());
                 };
                 let Some(t) = t.as_str() else {
-                    return Err(malformed(
-                        &format!("{}/type", pointer_of(tokens)),
-                        "`type` must be a string",
-                    ));
+                    return Err(malformed(&at_key, format!("`{key}` must be a string")));
                 };
                 if depth >= MAX_NESTING {
                     return Err(malformed(
@@ -248,14 +341,92 @@ impl Walker<'_> {
                         "connections nested too deeply",
                     ));
                 }
-                match self.apply_section(t, value, tokens, depth + 1) {
+                match self.apply_section(t, value, tokens, depth + 1, key) {
                     Err(PolicyError::UnknownConnectorType(t)) => {
                         return Err(malformed(
-                            &format!("{}/type", pointer_of(tokens)),
-                            format!("unknown nested connection type `{t}`"),
+                            &at_key,
+                            format!("unknown nested connection {key} `{t}`"),
                         ));
                     }
                     r => r?,
+                }
+                // Its own section swept what its rules left.
+                self.settled.insert(node(value));
+            }
+        }
+        Ok(())
+    }
+
+    /// The heuristics on one entry (`key` is `None` for an array element)
+    /// that no rule settled: a credential-like key makes its whole value
+    /// secret; otherwise strings are looked at as URLs and containers are
+    /// swept entry by entry. Each node is visited once.
+    fn sweep_entry(
+        &mut self,
+        key: Option<&str>,
+        value: &Value,
+        tokens: &mut Vec<String>,
+    ) -> Result<(), PolicyError> {
+        let id = node(value);
+        if self.settled.contains(&id) {
+            return Ok(());
+        }
+        if !self.entered.contains(&id) && key.is_some_and(is_credential_key) {
+            return self.whole(value, tokens);
+        }
+        match value {
+            Value::String(s) if url_has_password(s) || is_tokenized(s) => {
+                self.push(tokens, Treatment::Secret);
+            }
+            Value::Object(m) => {
+                for (k, v) in m {
+                    tokens.push(k.clone());
+                    let r = self.sweep_entry(Some(k), v, tokens);
+                    tokens.pop();
+                    r?;
+                }
+            }
+            Value::Array(a) => {
+                for (i, v) in a.iter().enumerate() {
+                    tokens.push(i.to_string());
+                    let r = self.sweep_entry(None, v, tokens);
+                    tokens.pop();
+                    r?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A value under a credential-like key, secret as a whole: every string
+    /// (or null) below it is a secret field. Booleans carry no secret. A
+    /// number cannot be sealed (the host seals strings): refused, naming it,
+    /// rather than shown or stored in the clear.
+    fn whole(&mut self, value: &Value, tokens: &mut Vec<String>) -> Result<(), PolicyError> {
+        match value {
+            Value::String(_) | Value::Null => self.push(tokens, Treatment::Secret),
+            Value::Bool(_) => {}
+            Value::Number(_) => {
+                return Err(malformed(
+                    &pointer_of(tokens),
+                    "a credential-like entry holds a number, which cannot be sealed: write it as a JSON string",
+                ));
+            }
+            Value::Object(m) => {
+                for (k, v) in m {
+                    tokens.push(k.clone());
+                    let r = self.whole(v, tokens);
+                    tokens.pop();
+                    r?;
+                }
+            }
+            Value::Array(a) => {
+                for (i, v) in a.iter().enumerate() {
+                    tokens.push(i.to_string());
+                    let r = self.whole(v, tokens);
+                    tokens.pop();
+                    r?;
                 }
             }
         }
@@ -309,8 +480,11 @@ impl RuleTable {
         let mut w = Walker {
             table: self,
             found: Vec::new(),
+            seen: HashSet::new(),
+            settled: HashSet::new(),
+            entered: HashSet::new(),
         };
-        w.apply_section(connector_type, value, &[], 0)?;
+        w.apply_section(connector_type, value, &[], 0, DEFAULT_KEY)?;
         Ok(w.found)
     }
 }
@@ -386,12 +560,13 @@ secret p
         assert_eq!(
             p,
             vec![
-                // In the config's order (serde_json keeps it).
-                "/connectionOptions/api~0key~1x",
-                "/connectionOptions/Password",
+                // The rules' finds in table order, then what the heuristics
+                // find in the rest, in the config's order.
                 "/hostPort",
                 "/servers/0/password",
-                "/token"
+                "/token",
+                "/connectionOptions/api~0key~1x",
+                "/connectionOptions/Password",
             ]
         );
         let f = T
@@ -415,6 +590,126 @@ secret p
         );
     }
 
+    /// Item 15: what the table does not know (a property, a `oneOf` variant,
+    /// a whole object newer than it) gets the credential heuristics.
+    #[test]
+    fn unknown_properties_and_variants_get_the_heuristics() {
+        let v = json!({
+            "type": "Db",
+            "authType": {"token": "t1", "tokenUrl": "https://idp/token"},
+            "apiToken": "t2",
+            "brokerConfig": {"newBroker": {"host": "h", "sasl.jaas.config": "j", "keyId": "k"}},
+            "sessionTimeout": 30,
+            "ssl_mode": "require",
+            "dsn": "admin:pw@db:5432/x",
+            "servers": [{"password": "a", "X-Api-Key": "x"}],
+        });
+        assert_eq!(
+            pointers("Db", v),
+            vec![
+                "/servers/0/password",
+                "/authType/token",
+                "/apiToken",
+                "/brokerConfig/newBroker/sasl.jaas.config",
+                "/dsn",
+                "/servers/0/X-Api-Key",
+            ]
+        );
+        // Inside a nested connection, its own section's rest.
+        let v = json!({"connection": {"type": "Db", "authType": {"password": "p", "pwd2": "q"}}});
+        assert_eq!(
+            pointers("Pipe", v),
+            vec!["/connection/authType/password", "/connection/authType/pwd2"]
+        );
+    }
+
+    /// The routing key is never a secret, whatever it holds; a field a rule
+    /// yields is reported once even where the heuristics would find it too.
+    #[test]
+    fn routing_keys_are_never_secrets_and_nothing_is_reported_twice() {
+        let f = T
+            .discover(
+                "Pipe",
+                &json!({
+                    "type": "Pipe",
+                    "authType": "u:p@h",
+                    "dbtConfigType": "secret:/x",
+                    "connection": {"type": "Db", "authType": {"password": "p"}, "kind": "cloud", "token": "t"},
+                })
+                .to_string(),
+            )
+            .unwrap();
+        let p: Vec<&str> = f.iter().map(|f| f.pointer.as_str()).collect();
+        assert_eq!(p, ["/connection/authType/password", "/connection/token"]);
+        assert_eq!(f[1].segments, ["connection", "token"]);
+    }
+
+    /// A value under a credential-like key is secret as a whole, wherever it
+    /// stands: every string or null below it; booleans are no secret; a
+    /// number cannot be sealed and is refused, naming it.
+    #[test]
+    fn whole_values_under_credential_keys() {
+        let v = json!({"connectionOptions": {
+            "credentials": {"user": "u", "password": "p", "extra": [{"k": "v"}]},
+            "tokens": ["a", null],
+            "use_token": true,
+            "secret_key": null,
+        }});
+        assert_eq!(
+            pointers("Db", v),
+            vec![
+                "/connectionOptions/credentials/user",
+                "/connectionOptions/credentials/password",
+                "/connectionOptions/credentials/extra/0/k",
+                "/connectionOptions/tokens/0",
+                "/connectionOptions/tokens/1",
+                "/connectionOptions/secret_key",
+            ]
+        );
+        for (v, at) in [
+            (
+                json!({"connectionOptions": {"PGPASSWORD": 1234}}),
+                "/connectionOptions/PGPASSWORD",
+            ),
+            (
+                json!({"newThing": {"secret": {"pin": [7]}}}),
+                "/newThing/secret/pin/0",
+            ),
+        ] {
+            match T.discover("Db", &v.to_string()).unwrap_err() {
+                PolicyError::MalformedConfig { pointer, message } => {
+                    assert_eq!(pointer, at);
+                    assert!(message.contains("number"), "{message}");
+                }
+                e => panic!("{e:?}"),
+            }
+        }
+        // A typed object a rule goes into is looked at key by key, even
+        // under a credential-like name.
+        let t = RuleTable::new("[G]\nsecret credentials/gcpConfig/privateKey\n");
+        let v = json!({"credentials": {"gcpConfig": {"privateKey": "k", "privateKeyId": "i", "projectId": "p"}}});
+        let f = t.discover("G", &v.to_string()).unwrap();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].pointer, "/credentials/gcpConfig/privateKey");
+    }
+
+    /// 6,000 credential keys in one map (item 16): each reported once, in
+    /// the config's order (the check for duplicates is a set, not a scan).
+    #[test]
+    fn six_thousand_credential_keys() {
+        let mut opts = serde_json::Map::new();
+        for i in 0..6000 {
+            opts.insert(format!("password{i}"), json!(format!("p{i}")));
+        }
+        let v = json!({"connectionOptions": opts, "authType": {"password": "x"}});
+        let p = pointers("Db", v);
+        assert_eq!(p.len(), 6001);
+        assert_eq!(p[0], "/authType/password");
+        for (i, ptr) in p[1..].iter().enumerate() {
+            assert_eq!(*ptr, format!("/connectionOptions/password{i}"));
+        }
+    }
+
     #[test]
     fn nested_connections() {
         let v = json!({"connection": {"type": "Db", "authType": {"password": "p"}}});
@@ -436,6 +731,104 @@ secret p
             v = json!({"type": "Loop", "inner": v});
         }
         assert!(T.discover("Loop", &v.to_string()).is_err());
+    }
+
+    const ING: RuleTable = RuleTable::new(
+        "[DBT]
+nested dbtConfigSource by dbtConfigType
+[TestSuite]
+nested serviceConnections/*/serviceConnection/config
+[Application]
+secret appPrivateConfig/**
+[cloud nested]
+secret dbtCloudAuthToken
+secret accountRef
+[Db nested]
+secret authType/password
+",
+    );
+
+    fn ing(t: &str, v: Value) -> Result<Vec<String>, PolicyError> {
+        ING.discover(t, &v.to_string())
+            .map(|f| f.into_iter().map(|f| f.pointer).collect())
+    }
+
+    #[test]
+    fn nested_by_another_key() {
+        let v = json!({"type": "DBT", "dbtConfigSource": {"dbtConfigType": "cloud", "dbtCloudAuthToken": "t", "type": "x"}});
+        assert_eq!(
+            ing("DBT", v).unwrap(),
+            ["/dbtConfigSource/dbtCloudAuthToken"]
+        );
+        // No routing key: its section's rules do not apply.
+        assert_eq!(
+            ing("DBT", json!({"dbtConfigSource": {"accountRef": "r"}})).unwrap(),
+            Vec::<String>::new()
+        );
+        let e = ing("DBT", json!({"dbtConfigSource": {"dbtConfigType": "ftp"}})).unwrap_err();
+        assert_eq!(
+            e,
+            PolicyError::MalformedConfig {
+                pointer: "/dbtConfigSource/dbtConfigType".into(),
+                message: "unknown nested connection dbtConfigType `ftp`".into()
+            }
+        );
+        let e = ing("DBT", json!({"dbtConfigSource": {"dbtConfigType": 3}})).unwrap_err();
+        assert!(
+            matches!(e, PolicyError::MalformedConfig { ref pointer, .. } if pointer == "/dbtConfigSource/dbtConfigType")
+        );
+    }
+
+    #[test]
+    fn nested_in_every_element() {
+        let v = json!({"type": "TestSuite", "serviceConnections": [
+            {"serviceName": "a", "serviceConnection": {"config": {"type": "Db", "authType": {"password": "p0"}}}},
+            {"serviceName": "b", "serviceConnection": {"config": {"type": "Db", "hostPort": "h"}}},
+            {"serviceName": "c", "serviceConnection": {"config": {"type": "Db", "authType": {"password": "p2"}}}}
+        ]});
+        assert_eq!(
+            ing("TestSuite", v).unwrap(),
+            [
+                "/serviceConnections/0/serviceConnection/config/authType/password",
+                "/serviceConnections/2/serviceConnection/config/authType/password"
+            ]
+        );
+        let v =
+            json!({"serviceConnections": [{"serviceConnection": {"config": {"type": "Nope"}}}]});
+        let e = ing("TestSuite", v).unwrap_err();
+        assert!(
+            matches!(e, PolicyError::MalformedConfig { ref pointer, .. } if pointer == "/serviceConnections/0/serviceConnection/config/type"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn all_below_takes_every_string_leaf() {
+        let v = json!({"type": "Application", "sourcePythonClass": "x", "appPrivateConfig": {
+            "token": "t", "waiiInstance": "https://w", "limits": {"billingCycleStart": "2024-01-01", "actions": {"n": 5, "ok": true}},
+            "list": ["a", {"b": "c"}, 7], "gone": null
+        }});
+        assert_eq!(
+            ing("Application", v).unwrap(),
+            [
+                "/appPrivateConfig/token",
+                "/appPrivateConfig/waiiInstance",
+                "/appPrivateConfig/limits/billingCycleStart",
+                "/appPrivateConfig/list/0",
+                "/appPrivateConfig/list/1/b",
+                "/appPrivateConfig/gone"
+            ]
+        );
+        // A string where an object was expected is still sealed as a whole.
+        assert_eq!(
+            ing("Application", json!({"appPrivateConfig": "opaque"})).unwrap(),
+            ["/appPrivateConfig"]
+        );
+        assert_eq!(
+            ing("Application", json!({"appPrivateConfig": 5})).unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(ing("Application", json!({})).unwrap(), Vec::<String>::new());
     }
 
     #[test]

@@ -15,8 +15,11 @@
 //! The logic is plain Rust that compiles and is tested natively:
 //! - [`rules`]: the rule-table format (one section per connector type);
 //! - [`discover`](mod@discover): walking one config with one section, through
-//!   `oneOf` variants, arrays, free-form maps and nested connections;
-//! - [`heuristics`]: which free-form keys and URLs hold credentials.
+//!   `oneOf` variants, arrays, free-form maps and nested connections, then
+//!   sweeping what no rule settled (free-form maps, properties and variants
+//!   newer than the table) with the heuristics;
+//! - [`heuristics`]: which keys and URLs hold credentials, and the word lists
+//!   behind them (the project's one hand-kept copy).
 //!
 //! On `wasm32` the [`plugin!`] macro also exports the WIT world
 //! `omsecrets:policy/connector-policy` (see `wit/policy.wit`) with
