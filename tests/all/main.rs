@@ -9,6 +9,7 @@ mod connectors;
 mod entities;
 mod fernet_interop;
 mod generator;
+mod isolation;
 mod kms_aws;
 mod kms_common;
 mod kms_faults;
