@@ -64,3 +64,58 @@ fn a_secret_scheduled_for_deletion_is_restored_on_write() {
         Some(d.secrets[0].1.as_str())
     );
 }
+
+/// Issue 8, items 1 and 7: an ARN, full (with AWS's `-XXXXXX` suffix) or
+/// partial, names the secret whose name the store answers; ARNs of another
+/// region or of no secret, and names Secrets Manager cannot hold, are refused.
+/// (moto does not enforce the naming rules, so `validate` is checked alone.)
+#[test]
+fn references_canonicalise_and_ids_validate() {
+    let kms = Kms::new(Kind::Aws);
+    let victim = kms.id("openmetadata/database/victim/authtype/password");
+    let v = victim.as_str();
+    // Created first so that its full ARN is known.
+    let value = write_victim(&kms, v);
+    let full_arn = kms.describe(v)["ok"]["arn"].as_str().unwrap().to_string();
+    assert!(
+        full_arn.len() > v.len() + 7 && full_arn.contains(v),
+        "{full_arn}"
+    );
+    let partial = format!("arn:aws:secretsmanager:{REGION}:123456789012:secret:{v}");
+    assert_ne!(full_arn, partial, "the full ARN has a suffix");
+    check_contract(
+        &kms,
+        v,
+        &value,
+        &Contract {
+            aliases: vec![full_arn.clone(), partial.clone()],
+            refused: vec![
+                partial.replace(REGION, "eu-west-1"),
+                full_arn.replace(REGION, "eu-west-1"),
+                format!(
+                    "arn:aws:secretsmanager:{REGION}:123456789012:secret:{}",
+                    kms.id("none")
+                ),
+                format!("arn:aws:secretsmanager:{REGION}:123456789012:secret:"),
+                format!("arn:aws:ssm:{REGION}:123456789012:parameter{v}"),
+                format!("arn:aws:secretsmanager:{REGION}:123456789012:other:{v}"),
+                format!("{v} "),
+                format!("{v}:x"),
+                v.replacen("/password", "/pässword", 1),
+                String::new(),
+            ],
+            valid: vec![kms.id("openmetadata/database/v/connectionoptions/a+b=c.d@e_f-g")],
+            invalid: vec![
+                (kms.id("openmetadata/database/v/a b"), false),
+                (kms.id("openmetadata/database/v/a%b"), false),
+                (format!("/{}", "a".repeat(512)), false),
+                (kms.id("openmetadata/database/v//x"), false),
+            ],
+        },
+    );
+}
+
+#[test]
+fn list_and_apply() {
+    check_list_and_apply(&Kms::new(Kind::Aws), 3);
+}

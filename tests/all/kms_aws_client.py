@@ -28,7 +28,7 @@ def run(op):
         return sm.get_secret_value(SecretId=i)["SecretString"]
     if o == "describe_secret":
         d = sm.describe_secret(SecretId=i)
-        return {"tags": {t["Key"]: t["Value"] for t in d.get("Tags", [])}, "description": d.get("Description")}
+        return {"tags": {t["Key"]: t["Value"] for t in d.get("Tags", [])}, "description": d.get("Description"), "arn": d["ARN"], "name": d["Name"]}
     if o == "list_secrets":
         names = []
         for page in sm.get_paginator("list_secrets").paginate():
@@ -55,6 +55,12 @@ def run(op):
         return sorted(names)
     if o == "put_parameter":
         ssm.put_parameter(Name=i, Value=op["value"], Type="SecureString", Overwrite=True)
+        return True
+    if o == "label_parameter":
+        ssm.label_parameter_version(Name=i, Labels=[op["label"]])
+        return True
+    if o == "create_secret":
+        sm.create_secret(Name=i, SecretString=op["value"])
         return True
     raise ValueError(f"unknown op {o}")
 

@@ -1165,3 +1165,173 @@ pub fn unknown_parameters(kms: &Kms) {
     let stored = om.json(&d.args("seal"), &d.doc);
     om.json(&d.args("forget"), &stored);
 }
+
+// ---------------------------------------------------------------------------
+// the store itself: canonical, validate, list, apply (as om-secrets opens
+// it: wrapped in `Resilient`, so its forwarding is tested too)
+
+/// What a store must say about the references and ids of one test.
+pub struct Contract {
+    /// Other spellings of the victim's id: the server reads each as the
+    /// victim's secret, and `canonical` must give the victim's id.
+    pub aliases: Vec<String>,
+    /// Spellings `canonical` must refuse, naming them.
+    pub refused: Vec<String>,
+    /// Ids `validate` accepts and the server stores.
+    pub valid: Vec<String>,
+    /// Ids `validate` refuses, and whether the server refuses them too when
+    /// written directly (where it enforces the rule at all).
+    pub invalid: Vec<(String, bool)>,
+}
+
+impl Kms {
+    /// Create `id` directly, bypassing om-secrets: whether the server took it.
+    pub fn try_create_raw(&self, id: &str, value: &str) -> bool {
+        match self.kind {
+            Kind::Vault => {
+                let body = if self.kv == 2 {
+                    json!({"data": {"value": value}})
+                } else {
+                    json!({"value": value})
+                };
+                let (status, _) = self.vault("POST", &self.vault_data_path(id), Some(&body));
+                (200..300).contains(&status)
+            }
+            Kind::Aws | Kind::Ssm => {
+                let op = if self.kind == Kind::Aws {
+                    "create_secret"
+                } else {
+                    "put_parameter"
+                };
+                let r = self.aws_one(json!({"op": op, "id": id, "value": value}));
+                r.get("ok").is_some()
+            }
+        }
+    }
+
+    /// A boto3 call of the helper, answering `{"ok": …}` or `{"error": code}`.
+    pub fn boto3(&self, op: Value) -> Value {
+        self.aws_one(op)
+    }
+}
+
+/// A victim's secret written directly (its value), to check aliases on.
+pub fn write_victim(kms: &Kms, id: &str) -> String {
+    let value = format!("victim-{}", unique("v"));
+    kms.put_raw(id, &value);
+    value
+}
+
+/// Check `c` against the store, the victim's `value` written under `victim`.
+pub fn check_contract(kms: &Kms, victim: &str, value: &str, c: &Contract) {
+    use om_secrets::kms::KmsErrorKind;
+    let settings = kms.settings(true);
+    block_on(async {
+        let store = om_secrets::kms::open(&settings).await.unwrap().unwrap();
+        assert_eq!(store.canonical(victim).await.unwrap(), victim);
+        for a in &c.aliases {
+            assert_eq!(
+                store.get(a).await.unwrap().as_deref().map(String::as_str),
+                Some(value),
+                "the server reads `{a}` as the victim's secret"
+            );
+            assert_eq!(store.canonical(a).await.unwrap(), victim, "{a}");
+        }
+        for r in &c.refused {
+            let e = store
+                .canonical(r)
+                .await
+                .expect_err(&format!("`{r}` is refused"));
+            assert_eq!(
+                (e.id.as_deref(), e.kind),
+                (Some(r.as_str()), KmsErrorKind::Other),
+                "{r}: {e}"
+            );
+            assert!(!e.to_string().contains(value));
+        }
+        for id in &c.valid {
+            store.validate(id).unwrap_or_else(|e| panic!("{id}: {e}"));
+            store.put(id, "accepted").await.unwrap();
+        }
+        for (id, _) in &c.invalid {
+            let e = store.validate(id).expect_err(&format!("`{id}` is invalid"));
+            assert_eq!(e.id.as_deref(), Some(id.as_str()), "{e}");
+        }
+    });
+    for (id, got) in c.valid.iter().zip(kms.read(&c.valid)) {
+        assert_eq!(got.as_deref(), Some("accepted"), "{id} is stored");
+    }
+    for (id, server_refuses) in &c.invalid {
+        if *server_refuses {
+            assert!(
+                !kms.try_create_raw(id, "x"),
+                "the server refuses `{id}` too"
+            );
+        }
+    }
+}
+
+/// `apply` writes a batch, `list` finds exactly the ids below an entity's
+/// root (not a sibling `svc-2`'s), canonical and sorted, over `many` more
+/// ids than a page holds where the store pages.
+pub fn check_list_and_apply(kms: &Kms, many: usize) {
+    use om_secrets::kms::{Change, SecretValue};
+    let root = kms.id("openmetadata/database/svc/");
+    let mut ids: Vec<String> = ["authtype/password", "sslconfig/cacertificate"]
+        .iter()
+        .map(|r| format!("{root}{r}"))
+        .chain((0..many).map(|i| format!("{root}connectionoptions/k{i:02}")))
+        .collect();
+    ids.sort();
+    let sibling = kms.id("openmetadata/database/svc-2/authtype/password");
+    let put = |id: &str, v: &str| Change::Put(id.to_string(), SecretValue::new(v.to_string()));
+    let settings = kms.settings(true);
+    block_on(async {
+        let store = om_secrets::kms::open(&settings).await.unwrap().unwrap();
+        assert_eq!(store.list(&root).await.unwrap(), Vec::<String>::new());
+        let mut changes: Vec<Change> = ids.iter().map(|id| put(id, &format!("v:{id}"))).collect();
+        changes.push(put(&sibling, "sibling"));
+        store.apply(&changes).await.unwrap();
+        assert_eq!(store.list(&root).await.unwrap(), ids);
+        store
+            .apply(&[
+                put(&ids[0], "changed"),
+                Change::Delete(ids[1].clone()),
+                Change::Delete(format!("{root}nothing/here")),
+            ])
+            .await
+            .unwrap();
+        let mut left = ids.clone();
+        left.remove(1);
+        assert_eq!(store.list(&root).await.unwrap(), left);
+        assert_eq!(
+            store
+                .get(&ids[0])
+                .await
+                .unwrap()
+                .as_deref()
+                .map(String::as_str),
+            Some("changed")
+        );
+        assert!(
+            store
+                .list(&kms.id("openmetadata/database/none/"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let e = store
+            .list(&kms.id("openmetadata/database/svc"))
+            .await
+            .expect_err("a prefix ends in /");
+        assert_eq!(
+            e.id.as_deref(),
+            Some(kms.id("openmetadata/database/svc").as_str())
+        );
+    });
+    let read = kms.read(&[ids[0].clone(), ids[1].clone(), ids[2].clone(), sibling]);
+    assert_eq!(read[0].as_deref(), Some("changed"));
+    assert_eq!(read[1], None);
+    assert_eq!(read[2], Some(format!("v:{}", ids[2])));
+    assert_eq!(read[3].as_deref(), Some("sibling"));
+}

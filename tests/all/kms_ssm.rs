@@ -3,6 +3,8 @@
 //! `AWSSSMSecretsManager` does (`get_parameter(Name=<id>, WithDecryption=True)`);
 //! values are `SecureString`, tags set on creation.
 
+use serde_json::json;
+
 use crate::kms_common::*;
 
 #[test]
@@ -53,4 +55,67 @@ fn updates_keep_type_and_tags() {
         Some("data")
     );
     assert_eq!(om.json(&d.args("reveal"), &stored), changed);
+}
+
+/// Issue 8, items 1 and 7: ARNs, `name:version` and `name:label` selectors
+/// name the parameter; names GetParameter would not read as exactly one of
+/// ours (no leading `/`, `/aws/reference/secretsmanager/…`, other regions,
+/// bad selectors) are refused; names SSM cannot hold are invalid, as moto
+/// says too for the reserved `aws`/`ssm` prefixes.
+#[test]
+fn references_canonicalise_and_ids_validate() {
+    let kms = Kms::new(Kind::Ssm);
+    let victim = kms.id("openmetadata/database/victim/authtype/password");
+    let v = victim.as_str();
+    let value = write_victim(&kms, v);
+    let labelled = kms.boto3(json!({"op": "label_parameter", "id": v, "label": "stable"}));
+    assert_eq!(labelled["ok"], true, "{labelled}");
+    let arn = format!("arn:aws:ssm:{REGION}:123456789012:parameter{v}");
+    let deepest = kms.id(&(0..14)
+        .map(|i| format!("l{i}"))
+        .collect::<Vec<_>>()
+        .join("/"));
+    check_contract(
+        &kms,
+        v,
+        &value,
+        &Contract {
+            aliases: vec![
+                arn.clone(),
+                format!("{v}:1"),
+                format!("{v}:stable"),
+                format!("{arn}:1"),
+            ],
+            refused: vec![
+                v.trim_start_matches('/').to_string(),
+                format!("/aws/reference/secretsmanager{v}"),
+                arn.replace(REGION, "eu-west-1"),
+                format!("{v}:"),
+                format!("{v}:1:2"),
+                format!("{v}/"),
+                format!("{v} "),
+                v.replacen("/openmetadata/", "/openmetadata//", 1),
+                format!("arn:aws:secretsmanager:{REGION}:123456789012:secret:{v}"),
+                String::new(),
+            ],
+            valid: vec![
+                kms.id("openmetadata/database/v/connectionoptions/a.b_c-d"),
+                deepest.clone(),
+            ],
+            invalid: vec![
+                ("/aws/om-test/x".into(), true),
+                ("/ssm/om-test/x".into(), true),
+                (format!("{deepest}/l15"), false),
+                (kms.id("openmetadata/database/v/a b"), false),
+                (kms.id("openmetadata/database/v/a+b"), false),
+                (format!("/{}", "a".repeat(1000)), false),
+            ],
+        },
+    );
+}
+
+/// More ids than one page of GetParametersByPath (10).
+#[test]
+fn list_and_apply() {
+    check_list_and_apply(&Kms::new(Kind::Ssm), 12);
 }

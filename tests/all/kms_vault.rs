@@ -225,3 +225,65 @@ fn a_missing_mount_is_an_error() {
         "{err}"
     );
 }
+
+/// Issue 8, items 1 and 7: a path with or without its leading `/` is one
+/// secret; every other spelling Vault or the URL would map elsewhere is
+/// refused; a path ending in `/` (a map key `""`) is invalid before any
+/// write, as OpenBao itself says at write time.
+#[test]
+fn references_canonicalise_and_ids_validate() {
+    let kms = Kms::new(Kind::Vault);
+    let victim = kms.id("openmetadata/database/victim/authtype/password");
+    let v = victim.as_str();
+    let value = write_victim(&kms, v);
+    check_contract(
+        &kms,
+        v,
+        &value,
+        &Contract {
+            aliases: vec![v.trim_start_matches('/').to_string()],
+            refused: vec![
+                format!("/{v}"),
+                v.replacen("/openmetadata/", "/openmetadata//", 1),
+                v.replacen("/openmetadata/", "/openmetadata/./", 1),
+                v.replacen("/database/", "/database/attacker/../", 1),
+                v.replacen("/database/", "/database%2F", 1),
+                v.replacen("/password", "/p%61ssword", 1),
+                format!("{v}/"),
+                format!("{v}?version=1"),
+                format!("{v}#x"),
+                format!(" {v}"),
+                format!("{v} "),
+                format!("{v}\n"),
+                v.replacen("/password", "/pass\\word", 1),
+                v.replacen("/password", "/pässword", 1),
+                String::new(),
+                "/".into(),
+            ],
+            valid: vec![kms.id("openmetadata/database/v/connectionoptions/a.b_c-d.0123abcd")],
+            invalid: vec![
+                (kms.id("openmetadata/database/v/connectionoptions/"), true),
+                (kms.id("openmetadata/database/v//x"), false),
+                (kms.id("openmetadata/database/v/a b"), false),
+            ],
+        },
+    );
+}
+
+#[test]
+fn list_and_apply_kv2() {
+    check_list_and_apply(&Kms::new(Kind::Vault), 3);
+}
+
+#[test]
+fn list_and_apply_kv1() {
+    let mut kms = Kms::new(Kind::Vault);
+    kms.mount = unique("kv1l-");
+    kms.vault_ok(
+        "POST",
+        &format!("sys/mounts/{}", kms.mount),
+        Some(json!({"type": "kv", "options": {"version": "1"}})),
+    );
+    kms.kv = 1;
+    check_list_and_apply(&kms, 3);
+}
