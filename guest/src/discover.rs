@@ -209,6 +209,9 @@ impl Walker<'_> {
             return self.at_target(rule, value, tokens, depth);
         };
         if *first == ALL_BELOW {
+            // The rule decides everything below: the heuristics skip it all
+            // (a number there is no credential-like entry to refuse).
+            self.settled.insert(node(value));
             // The grammar allows `**` only last, in secret/sensitive rules.
             if let RuleKind::Field(treatment) = rule.kind {
                 self.all_below(value, tokens, treatment);
@@ -691,6 +694,17 @@ secret p
         let f = t.discover("G", &v.to_string()).unwrap();
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].pointer, "/credentials/gcpConfig/privateKey");
+    }
+
+    /// Below a `**` rule the rule alone decides: numbers there are not
+    /// refused as credential-like entries.
+    #[test]
+    fn all_below_is_settled_for_the_heuristics() {
+        let t = RuleTable::new("[A]\nsecret app/**\n");
+        let v = json!({"app": {"token": "t", "tokenLimit": 5, "n": [1, "x"]}});
+        let f = t.discover("A", &v.to_string()).unwrap();
+        let p: Vec<&str> = f.iter().map(|f| f.pointer.as_str()).collect();
+        assert_eq!(p, ["/app/token", "/app/n/1"]);
     }
 
     /// 6,000 credential keys in one map (item 16): each reported once, in
