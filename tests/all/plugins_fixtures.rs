@@ -23,6 +23,8 @@ use crate::util::{repo, shared_cache};
 const PLAIN: &[&str] = &[
     "fixture-hostile",
     "fixture-claimer",
+    "fixture-casefold",
+    "fixture-botlike",
     "fixture-wit-0-1-0",
     "fixture-wit-0-1-1",
     "fixture-wit-0-2-0",

@@ -160,7 +160,6 @@ fn sandbox_pointers_that_do_not_exist_or_name_non_strings_are_refused() {
             "segments for `/password` do not match the pointer",
         ),
         ("Duplicate", "`/password` listed twice"),
-        ("TypeField", "`/type` cannot be a secret field"),
         ("LeakPointer", "`/[redacted]` does not exist in the config"),
         ("Refuse", "declared connector type `Refuse` but refused it"),
     ];
@@ -171,6 +170,94 @@ fn sandbox_pointers_that_do_not_exist_or_name_non_strings_are_refused() {
             &format!("plugin `hostile`: invalid answer: {reason}"),
         );
     }
+}
+
+#[test]
+fn sandbox_routing_keys_cannot_be_secret_fields() {
+    // The key the host routed by, and every nested key a route may use: a
+    // sealed or masked routing key leaves a config nothing can route again.
+    assert_failure(
+        "TypeField",
+        PluginFailure::RoutingKey {
+            pointer: "/type".into(),
+        },
+        "plugin `hostile`: invalid answer: `/type` routes the config: a routing key cannot be a secret field",
+    );
+    let set = hostile_set();
+    let report = |type_key: &str, doc: Value, pointer: &str| {
+        let err = set
+            .discover_by("hostile", type_key, &doc)
+            .expect_err(&format!("{pointer} was accepted"));
+        match err {
+            Error::Plugin {
+                plugin,
+                reason: PluginFailure::RoutingKey { pointer: p },
+            } => {
+                assert_eq!(plugin, "hostile");
+                assert_eq!(p, pointer);
+            }
+            other => panic!("{pointer}: expected a routing-key refusal, got {other:?}"),
+        }
+    };
+    // Connections: the root `type`, a nested connection's.
+    report(
+        "type",
+        json!({"type": "Report", "report": ["@type"]}),
+        "/type",
+    );
+    report(
+        "type",
+        json!({"type": "Report", "connection": {"type": "Mysql", "password": SECRET}, "report": ["@connection@password", "@connection@type"]}),
+        "/connection/type",
+    );
+    // A bot's `authType`, a dbt source's `dbtConfigType`, at the root.
+    report(
+        "authType",
+        json!({"authType": "Report", "config": {"JWTToken": SECRET}, "report": ["@authType"]}),
+        "/authType",
+    );
+    report(
+        "dbtConfigType",
+        json!({"dbtConfigType": "Report", "dbtCloudAuthToken": SECRET, "report": ["@dbtConfigType"]}),
+        "/dbtConfigType",
+    );
+    // Nested: an ingestion pipeline's dbt source (routed by its
+    // `dbtConfigType`), a test suite's service connections, bot credentials.
+    report(
+        "type",
+        json!({"type": "Report", "dbtConfigSource": {"dbtConfigType": "cloud", "dbtCloudAuthToken": SECRET}, "report": ["@dbtConfigSource@dbtConfigType"]}),
+        "/dbtConfigSource/dbtConfigType",
+    );
+    report(
+        "type",
+        json!({"type": "Report", "serviceConnections": [{"serviceConnection": {"config": {"type": "Mysql"}}}],
+               "report": ["@serviceConnections@0@serviceConnection@config@type"]}),
+        "/serviceConnections/0/serviceConnection/config/type",
+    );
+    report(
+        "type",
+        json!({"type": "Report", "auth": {"authType": "JWT"}, "report": ["@auth@authType"]}),
+        "/auth/authType",
+    );
+    // The same plugin may report what is not a route: secrets beside routing
+    // keys, and a map entry named like one holding what no connector type is
+    // called (a URL with a password).
+    let fields = set
+        .discover(
+            "hostile",
+            &json!({"type": "Report", "connection": {"type": "Mysql", "password": SECRET},
+                    "connectionOptions": {"db_type": format!("mysql://u:{SECRET}@h")},
+                    "report": ["@connection@password", "@connectionOptions@db_type"]}),
+        )
+        .unwrap();
+    assert_eq!(
+        fields
+            .iter()
+            .map(|f| f.pointer.as_str())
+            .collect::<Vec<_>>(),
+        ["/connection/password", "/connectionOptions/db_type"]
+    );
+    still_serves(set);
 }
 
 #[test]
@@ -212,10 +299,82 @@ fn sandbox_huge_error_messages_are_cut_and_redacted() {
     let Error::Input { pointer, message } = &err else {
         panic!("expected an input error, got {err:?}")
     };
-    assert_eq!(pointer.as_deref(), Some("/[redacted]"));
-    assert_eq!(message, &format!("{}…", "m".repeat(512)));
-    assert!(!err.to_string().contains(SECRET));
+    // The caller gets a generic message naming the plugin, at the part of
+    // the plugin's pointer (`/<the secret>`) that exists in the config: the
+    // root. The plugin's message goes to the log only (below, through the
+    // CLI).
+    assert_eq!(pointer.as_deref(), Some(""));
+    assert_eq!(
+        message,
+        "plugin `hostile` finds the config malformed here (its reason is in om-secrets' log)"
+    );
+    assert!(!format!("{err:?}").contains(SECRET));
     still_serves(set);
+}
+
+/// Log text without its colours (the log writes ANSI escapes even when
+/// stderr is not a terminal).
+fn without_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Through the CLI: `mask` of a config the plugin calls malformed, with a
+/// message and a pointer that quote the secret in its JSON-escaped form. The
+/// caller's error is generic; the log has the message, redacted and cut.
+#[test]
+fn sandbox_malformed_config_messages_reach_the_log_not_the_caller() {
+    let om = om_with_hostile().with("OM_SECRETS_LOG", "warn");
+    // A password with a quote, a backslash and a tab: in the config text the
+    // plugin sees (and quotes), it reads `pa\"ss\\w\tord-x7`.
+    let secret = "pa\"ss\\w\tord-x7";
+    let escaped = &serde_json::to_string(secret).unwrap()[1..];
+    let escaped = &escaped[..escaped.len() - 1];
+    for (mode, expected_pointer) in [("Malformed", "/password"), ("HugeError", "")] {
+        let doc = json!({"type": mode, "password": secret, "object": {"a": 1}});
+        let r = run(&om, "mask", &["--service-type", "hostile"], &doc);
+        let stderr = r.err();
+        let error_lines: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("om-secrets: error: "))
+            .collect();
+        let at = if expected_pointer.is_empty() {
+            " at the document root".to_string()
+        } else {
+            format!(" at `{expected_pointer}`")
+        };
+        assert_eq!(
+            error_lines,
+            [format!(
+                "om-secrets: error: invalid input{at}: plugin `hostile` finds the config malformed here (its reason is in om-secrets' log)"
+            )],
+            "{mode}: {stderr}"
+        );
+        let stderr = without_ansi(stderr);
+        let log: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.contains("the plugin finds the config malformed"))
+            .collect();
+        assert_eq!(log.len(), 1, "{mode}: {stderr}");
+        assert!(log[0].contains("WARN"), "{}", log[0]);
+        assert!(log[0].contains("plugin=hostile"), "{}", log[0]);
+        assert!(log[0].contains("[redacted]"), "{}", log[0]);
+        for leak in [secret, escaped, "ord-x7"] {
+            assert!(!stderr.contains(leak), "{mode}: `{leak}` in {stderr}");
+        }
+    }
 }
 
 #[test]
@@ -395,6 +554,26 @@ fn sandbox_plugin_log_lines_are_redacted_and_cannot_forge_lines() {
         "{}",
         r.stderr
     );
+    // A password with a quote, a backslash and a tab, logged in the JSON
+    // form it has in the config text and in Rust's `{:?}` form.
+    let secret = "pa\"ss\\w\tord-x7";
+    let doc = json!({"type": "LogConfig", "password": secret});
+    let r = run(&om, "fields", &["--service-type", "hostile"], &doc);
+    assert_eq!(r.json()[0]["pointer"], "/password");
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("config: "))
+        .unwrap_or_else(|| panic!("nothing logged: {}", r.stderr));
+    assert!(
+        line.contains(
+            r#"config: {"type":"[redacted]","password":"[redacted]"}; password: "[redacted]""#
+        ),
+        "{line}"
+    );
+    for leak in [secret, r#"pa\"ss"#, "ord-x7"] {
+        assert!(!r.stderr.contains(leak), "`{leak}` in {}", r.stderr);
+    }
 }
 
 #[test]

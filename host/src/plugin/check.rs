@@ -2,7 +2,13 @@
 //!
 //! - at most [`super::Limits::max_fields`] fields;
 //! - every pointer is a valid RFC 6901 pointer that exists in the input and
-//!   names a string or null, and is not `/type` (the routing key);
+//!   names a string or null;
+//! - no pointer names a routing key ([`routing_key`]): the key the host
+//!   routed the config by (`/type`, a bot's `/authType`, a dbt source's
+//!   `/dbtConfigType`), or a key a nested route may use (`/connection/type`,
+//!   `…/dbtConfigType`), since a sealed or masked routing key makes the stored
+//!   form unroutable (nothing could reveal it again) and an update sent back
+//!   with the mask route nowhere;
 //! - no pointer is listed twice;
 //! - the segments are exactly the pointer's tokens, normalised as secret-id
 //!   segments — so ids are the host's, derived from pointers and the entity
@@ -62,9 +68,92 @@ pub fn tokens(pointer: &str) -> Option<Vec<String>> {
     Some(out)
 }
 
-/// Check a plugin's answer against the input it was given.
+/// Check a plugin's answer against the input it was given, routed by `type`
+/// (a connection config): [`check_routed`] with `"type"`.
 pub fn check(
     config: &Value,
+    answer: Vec<(String, Vec<String>, Treatment)>,
+    max_fields: usize,
+) -> Result<Vec<CheckedField>, PluginFailure> {
+    check_routed(config, "type", answer, max_fields)
+}
+
+/// Whether the last word of a property name is `type`: `type`, `authType`,
+/// `dbtConfigType`, `connection_type`, `AUTH-TYPE` (words split at
+/// non-alphanumeric characters and at lower-to-upper case changes, as the
+/// guest SDK's credential heuristics split them; `prototype` and `typed` are
+/// one word). Every discriminator OpenMetadata routes by is named so, and the
+/// heuristics never take such a key for a credential (`type` describes a
+/// credential, it is not one).
+pub fn names_a_type(key: &str) -> bool {
+    let mut last = String::new();
+    let mut prev_lower = false;
+    for c in key.chars() {
+        if !c.is_alphanumeric() {
+            // A separator ends the word; the next one starts afresh.
+            prev_lower = false;
+            last.clear();
+            continue;
+        }
+        if c.is_uppercase() && prev_lower {
+            last.clear();
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        last.extend(c.to_lowercase());
+    }
+    // A trailing separator (`type_`) leaves no last word: not a type name.
+    last == "type"
+}
+
+/// Whether a string could name a connector type, i.e. route a config: what
+/// `describe` accepts for one (1 to 128 of `[A-Za-z0-9_.-]`). A URL with a
+/// password, a `fernet:` token or a `secret:` reference never could.
+fn could_route(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// Whether the field at `pointer` (with these tokens) is a routing key of a
+/// config routed by `type_key`, so that no plugin answer may seal or mask it:
+///
+/// - the routing key itself, at the root: `/<type_key>`, whatever it holds;
+/// - at any depth, a property named `type_key` or whose last word is `type`
+///   ([`names_a_type`]: `type` of a nested connection, `dbtConfigType` of a
+///   nested dbt source, `authType` of nested bot credentials) *when it holds a
+///   string that could name a connector type* ([`could_route`]). The host
+///   cannot see a plugin's rule table, so it does not know which nested
+///   objects the plugin routes by: it protects every property that could be a
+///   route. The value condition keeps honest answers valid: a free-form map
+///   entry `connectionOptions.db_type: "postgres://u:pw@h"` is a secret the
+///   URL rule reports, and no connector type looks like it.
+pub fn routing_key(config: &Value, pointer: &str, toks: &[String], type_key: &str) -> bool {
+    if toks.len() == 1 && toks[0] == type_key {
+        return true;
+    }
+    let Some(last) = toks.last() else {
+        return false;
+    };
+    if *last != type_key && !names_a_type(last) {
+        return false;
+    }
+    // Array elements are not properties.
+    let parent: String = toks[..toks.len() - 1]
+        .iter()
+        .map(|t| format!("/{}", t.replace('~', "~0").replace('/', "~1")))
+        .collect();
+    if !config.pointer(&parent).is_some_and(Value::is_object) {
+        return false;
+    }
+    matches!(config.pointer(pointer), Some(Value::String(s)) if could_route(s))
+}
+
+/// Check a plugin's answer against the config it was given, which the host
+/// routed by its `type_key` property (`type`, `authType`, `dbtConfigType`).
+pub fn check_routed(
+    config: &Value,
+    type_key: &str,
     answer: Vec<(String, Vec<String>, Treatment)>,
     max_fields: usize,
 ) -> Result<Vec<CheckedField>, PluginFailure> {
@@ -82,7 +171,7 @@ pub fn check(
     let show = |p: &str| -> String {
         redactor
             .get_or_init(|| Redactor::new(config))
-            .redact(&shorten(p, 200))
+            .redact_cut(p, 200)
     };
     let mut seen = HashSet::new();
     let mut ids: HashMap<Vec<String>, String> = HashMap::new();
@@ -105,8 +194,10 @@ pub fn check(
                 )));
             }
         }
-        if pointer == "/type" {
-            return Err(bad("`/type` cannot be a secret field".into()));
+        if routing_key(config, &pointer, &toks, type_key) {
+            return Err(PluginFailure::RoutingKey {
+                pointer: show(&pointer),
+            });
         }
         let expected: Vec<String> = toks.iter().map(|t| segment(t)).collect();
         if segments != expected {
@@ -149,14 +240,141 @@ pub fn shorten(s: &str, max: usize) -> String {
 /// lines, panic messages, error messages), so a plugin cannot leak a secret
 /// verbatim through them. Holds copies of the values: they are zeroized on
 /// drop.
+///
+/// A value is found in every form it takes in JSON text, not only as itself.
+/// A plugin is handed the config as JSON text and may quote that text, or
+/// re-serialise a value, in its messages; so each text is searched as it is,
+/// and again with its escape sequences decoded, up to [`DECODE_LEVELS`] times
+/// (a JSON string holding JSON text). Decoded are the escapes of JSON — `\"`,
+/// `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`, and `\uXXXX` in either case,
+/// surrogate pairs included: serde_json's output (`\u001f` for control
+/// characters), other serialisers' (`\u00E9` for non-ASCII with
+/// `ensure_ascii`, `\u003c` for HTML-safe `<`, `\ud83d\ude00` for astral
+/// characters) — and those of Rust's `{:?}` (`\u{1b}`, `\0`, `\'`), which a
+/// Rust plugin formatting a value gets. Each character of a value may be
+/// spelled any of these ways independently. The whole span of text a match
+/// covers is replaced.
 pub struct Redactor {
     /// Distinct values of 3 characters or more, longest first.
     values: Zeroizing<Vec<Zeroizing<String>>>,
+    /// The longest value, in characters.
+    longest: usize,
 }
+
+/// How many levels of escaping are undone when searching a text: a value in
+/// JSON text (1), in a JSON string holding that text (2), once more (3).
+pub const DECODE_LEVELS: usize = 3;
+
+/// The most characters one character of a value can take once escaped
+/// [`DECODE_LEVELS`] times (an astral character: `\ud83d\ude00` is 12, and
+/// each level doubles every backslash: 14, 18), rounded up.
+const MAX_ESCAPED_CHAR: usize = 24;
 
 impl std::fmt::Debug for Redactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Redactor({} values)", self.values.len())
+    }
+}
+
+/// A text as a redactor searches it: `text`, and for each of its bytes the
+/// byte range of the original text it was decoded from.
+struct View {
+    text: Zeroizing<String>,
+    origin: Vec<(usize, usize)>,
+}
+
+impl View {
+    fn raw(text: &str) -> Self {
+        let mut origin = Vec::with_capacity(text.len());
+        for (i, c) in text.char_indices() {
+            let end = i + c.len_utf8();
+            origin.extend(std::iter::repeat_n((i, end), c.len_utf8()));
+        }
+        View {
+            text: Zeroizing::new(text.to_string()),
+            origin,
+        }
+    }
+
+    /// The view with one level of escapes decoded, or `None` if it holds none.
+    fn decoded(&self) -> Option<View> {
+        let s = self.text.as_str();
+        if !s.contains('\\') {
+            return None;
+        }
+        let mut text = Zeroizing::new(String::with_capacity(s.len()));
+        let mut origin = Vec::with_capacity(self.origin.len());
+        let mut changed = false;
+        let mut i = 0;
+        while i < s.len() {
+            let (c, used) = match unescape(&s[i..]) {
+                Some(d) => {
+                    changed = true;
+                    d
+                }
+                None => {
+                    let c = s[i..].chars().next().expect("i is a char boundary");
+                    (c, c.len_utf8())
+                }
+            };
+            let span = (self.origin[i].0, self.origin[i + used - 1].1);
+            text.push(c);
+            origin.extend(std::iter::repeat_n(span, c.len_utf8()));
+            i += used;
+        }
+        changed.then_some(View { text, origin })
+    }
+}
+
+/// The character an escape sequence at the start of `s` stands for, and the
+/// sequence's length in bytes; `None` if `s` does not start with one.
+fn unescape(s: &str) -> Option<(char, usize)> {
+    let rest = s.strip_prefix('\\')?;
+    let c = match rest.bytes().next()? {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'\'' => '\'',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        b'0' => '\0',
+        b'u' => return unescape_u(&rest[1..]).map(|(c, n)| (c, n + 2)),
+        _ => return None,
+    };
+    Some((c, 2))
+}
+
+/// After `\u`: `XXXX` (a surrogate pair as `XXXX\uYYYY`) or Rust's `{X…}`.
+fn unescape_u(s: &str) -> Option<(char, usize)> {
+    if let Some(braced) = s.strip_prefix('{') {
+        let end = braced.find('}')?;
+        let hex = &braced[..end];
+        if hex.is_empty() || hex.len() > 6 {
+            return None;
+        }
+        let c = char::from_u32(u32::from_str_radix(hex, 16).ok()?)?;
+        return Some((c, end + 2));
+    }
+    let hex4 = |s: &str| -> Option<u32> {
+        let h = s.get(..4)?;
+        h.bytes()
+            .all(|b| b.is_ascii_hexdigit())
+            .then(|| u32::from_str_radix(h, 16).ok())?
+    };
+    let unit = hex4(s)?;
+    match unit {
+        0xD800..=0xDBFF => {
+            let low = hex4(s[4..].strip_prefix("\\u")?)?;
+            if !(0xDC00..=0xDFFF).contains(&low) {
+                return None;
+            }
+            let c = char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?;
+            Some((c, 10))
+        }
+        _ => Some((char::from_u32(unit)?, 4)),
     }
 }
 
@@ -168,6 +386,7 @@ impl Redactor {
         found.retain(|s| s.chars().count() >= 3);
         found.sort_by_key(|s| std::cmp::Reverse(s.len()));
         found.dedup();
+        let longest = found.iter().map(|s| s.chars().count()).max().unwrap_or(0);
         Redactor {
             values: Zeroizing::new(
                 found
@@ -175,6 +394,7 @@ impl Redactor {
                     .map(|s| Zeroizing::new(s.to_string()))
                     .collect(),
             ),
+            longest,
         }
     }
 
@@ -182,18 +402,71 @@ impl Redactor {
     pub fn none() -> Self {
         Redactor {
             values: Zeroizing::new(Vec::new()),
+            longest: 0,
         }
     }
 
-    /// `text` with every value replaced by `[redacted]`.
+    /// `text` with every value, in any of its forms, replaced by `[redacted]`.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for v in self.values.iter() {
-            if out.contains(v.as_str()) {
-                out = out.replace(v.as_str(), "[redacted]");
+        if self.values.is_empty() {
+            return text.to_string();
+        }
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let mut view = View::raw(text);
+        for level in 0..=DECODE_LEVELS {
+            for v in self.values.iter() {
+                for (at, _) in view.text.match_indices(v.as_str()) {
+                    spans.push((view.origin[at].0, view.origin[at + v.len() - 1].1));
+                }
+            }
+            if level == DECODE_LEVELS {
+                break;
+            }
+            match view.decoded() {
+                Some(next) => view = next,
+                None => break,
             }
         }
+        if spans.is_empty() {
+            return text.to_string();
+        }
+        spans.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+        for (start, end) in spans {
+            match merged.last_mut() {
+                // Overlapping matches (a value inside another's escaped form)
+                // make one redaction.
+                Some(last) if start < last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut done = 0;
+        for (start, end) in merged {
+            out.push_str(&text[done..start]);
+            out.push_str("[redacted]");
+            done = end;
+        }
+        out.push_str(&text[done..]);
         out
+    }
+
+    /// At most `max` characters of `text` redacted (with `…` when cut).
+    /// Redaction comes first, so a value straddling the cut is still found;
+    /// only a prefix long enough to hold every value starting in the first
+    /// `max` characters, in any form, is searched.
+    pub fn redact_cut(&self, text: &str, max: usize) -> String {
+        let window = max + self.longest.saturating_mul(MAX_ESCAPED_CHAR) + 16;
+        let (head, cut) = match text.char_indices().nth(window) {
+            Some((i, _)) => (&text[..i], true),
+            None => (text, false),
+        };
+        let redacted = self.redact(head);
+        match redacted.char_indices().nth(max) {
+            Some((i, _)) => format!("{}…", &redacted[..i]),
+            None if cut => format!("{redacted}…"),
+            None => redacted,
+        }
     }
 }
 
@@ -308,5 +581,172 @@ mod tests {
         assert_eq!(printable("a\nERROR b\u{1b}[2J"), "a\\nERROR b\\u{1b}[2J");
         assert_eq!(shorten("abcdef", 3), "abc…");
         assert_eq!(shorten("abc", 3), "abc");
+    }
+
+    fn refused(c: &Value, type_key: &str, pointer: &str) -> bool {
+        let toks = tokens(pointer).unwrap();
+        let answer = vec![(
+            pointer.to_string(),
+            toks.iter().map(|t| segment(t)).collect(),
+            Treatment::Secret,
+        )];
+        match check_routed(c, type_key, answer, 10) {
+            Ok(_) => false,
+            Err(PluginFailure::RoutingKey { pointer: p }) => {
+                assert_eq!(p, pointer);
+                true
+            }
+            Err(e) => panic!("{pointer}: {e}"),
+        }
+    }
+
+    #[test]
+    fn refuses_routing_keys() {
+        let c = json!({
+            "type": "Airflow",
+            "connection": {"type": "Mysql", "authType": {"password": "p"}},
+            "dbtConfigSource": {"dbtConfigType": "cloud", "dbtCloudAuthToken": "t"},
+            "creds": {"authType": "JWT", "auth_type": "basic", "TOKEN-TYPE": "Bearer", "Type": "X.1"},
+            "connectionOptions": {
+                "db_type": "postgres://u:pw@h", "type": "fernet:gAAAA", "x_type": "",
+                "subtype": "Mysql", "prototype": "Mysql", "typed": "Mysql", "type_": "Mysql",
+                "kind_type": null, "password": "Mysql"
+            },
+            "list": ["Mysql"],
+        });
+        for p in [
+            "/type",
+            "/connection/type",
+            "/dbtConfigSource/dbtConfigType",
+            "/creds/authType",
+            "/creds/auth_type",
+            "/creds/TOKEN-TYPE",
+            "/creds/Type",
+        ] {
+            assert!(refused(&c, "type", p), "{p} should be refused");
+        }
+        // Not routing keys: not named so, or holding what no connector type
+        // is called (a URL with a password, a token, nothing).
+        for p in [
+            "/connection/authType/password",
+            "/dbtConfigSource/dbtCloudAuthToken",
+            "/connectionOptions/db_type",
+            "/connectionOptions/type",
+            "/connectionOptions/x_type",
+            "/connectionOptions/subtype",
+            "/connectionOptions/prototype",
+            "/connectionOptions/typed",
+            "/connectionOptions/type_",
+            "/connectionOptions/kind_type",
+            "/connectionOptions/password",
+            "/list/0",
+        ] {
+            assert!(!refused(&c, "type", p), "{p} should be accepted");
+        }
+        // The key the host routed by, at the root, whatever it holds; and a
+        // property of that name at any depth.
+        let bot = json!({"authType": "JWT", "config": {"JWTToken": "t"}});
+        assert!(refused(&bot, "authType", "/authType"));
+        assert!(!refused(&bot, "authType", "/config/JWTToken"));
+        let dbt = json!({"dbtConfigType": "cloud", "dbtCloudAuthToken": "t"});
+        assert!(refused(&dbt, "dbtConfigType", "/dbtConfigType"));
+        let odd = json!({"kind": "not a name", "inner": {"kind": "Y"}, "other": {"kind": "Y"}});
+        assert!(refused(&odd, "kind", "/kind"));
+        assert!(refused(&odd, "kind", "/inner/kind"));
+        assert!(!refused(&odd, "type", "/inner/kind"));
+        assert!(names_a_type("dbtConfigType") && names_a_type("AUTH_TYPE") && names_a_type("type"));
+        assert!(!names_a_type("prototype") && !names_a_type("typed") && !names_a_type("type_"));
+    }
+
+    /// A value with every character JSON escapes or spells otherwise: a quote,
+    /// a backslash, a tab, a slash, `<`, a control character, non-ASCII and an
+    /// astral character.
+    const NASTY: &str = "Pa\"ss\\w\tord/<\u{1}é😀";
+
+    #[test]
+    fn redacts_every_form_a_value_takes_in_json_text() {
+        let c = json!({"p": NASTY, "other": "visible-ok"});
+        let r = Redactor::new(&c);
+        let serde = serde_json::to_string(NASTY).unwrap();
+        let forms: Vec<(&str, String)> = vec![
+            ("raw", NASTY.to_string()),
+            // serde_json: `\"`, `\\`, `\t`, `\u0001`; UTF-8 kept.
+            ("serde_json", serde.clone()),
+            // ensure_ascii (Python's json.dumps): lower-case \u, surrogates.
+            (
+                "ensure_ascii",
+                r#""Pa\"ss\\w\tord/<\u0001\u00e9\ud83d\ude00""#.into(),
+            ),
+            // Upper-case hex, everything as \u (Jackson-style), `\/`, and
+            // HTML-safe `<` (Go).
+            (
+                "upper \\u",
+                r#""Pa\u0022ss\u005Cw\u0009ord\/\u003C\u0001\u00E9\uD83D\uDE00""#.into(),
+            ),
+            // Each character spelled its own way.
+            (
+                "mixed",
+                r#""Pa\"ss\\w\u0009ord\/\u003c\u0001é\uD83D\ude00""#.into(),
+            ),
+            // Rust's `{:?}` of the value, as a Rust plugin formats it.
+            ("rust debug", format!("{NASTY:?}")),
+            // The config text the plugin was given, quoted whole.
+            ("config text", c.to_string()),
+            // JSON text inside a JSON string, and once more.
+            ("json in json", serde_json::to_string(&serde).unwrap()),
+            (
+                "json in json in json",
+                serde_json::to_string(&serde_json::to_string(&serde).unwrap()).unwrap(),
+            ),
+        ];
+        for (name, form) in forms {
+            let line = format!("value: {form} end");
+            let out = r.redact(&line);
+            assert!(out.contains("[redacted]"), "{name}: {out}");
+            assert!(
+                out.starts_with("value: ") && out.ends_with(" end"),
+                "{name}: {out}"
+            );
+            for piece in ["Pa", "ord", "é", "😀", "ss"] {
+                assert!(!out.contains(piece), "{name}: `{piece}` left in {out}");
+            }
+            if name == "config text" {
+                assert_eq!(out, r#"value: {"p":"[redacted]","other":"[redacted]"} end"#);
+            }
+        }
+        assert_eq!(r.redact(&format!("x={serde}.")), "x=\"[redacted]\".");
+        // Escapes that decode to nothing of a value, and lone surrogates or
+        // broken sequences, are left alone.
+        for text in [r"a\u00e9b \ud83d \u{zz} \q \u12", "Pa ss ord", "visible"] {
+            assert_eq!(r.redact(text), text);
+        }
+    }
+
+    #[test]
+    fn redaction_happens_before_a_cut() {
+        let long = "S".repeat(300);
+        let c = json!({"k": long});
+        let r = Redactor::new(&c);
+        let text = format!("{}{long}", "x".repeat(190));
+        assert_eq!(
+            r.redact_cut(&text, 200),
+            format!("{}[redacted]", "x".repeat(190))
+        );
+        let text = format!("{}{long}tail", "x".repeat(190));
+        assert_eq!(
+            r.redact_cut(&text, 200),
+            format!("{}[redacted]…", "x".repeat(190))
+        );
+        let text = format!("{}{long}{}", "x".repeat(190), "y".repeat(500));
+        assert_eq!(
+            r.redact_cut(&text, 205),
+            format!("{}[redacted]yyyyy…", "x".repeat(190))
+        );
+        // Through the answer check: a pointer made of a long value.
+        let err = check(&c, vec![f(&format!("/{long}"), &["x"])], 10)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("SSS"), "{err}");
+        assert!(err.contains("`/[redacted]` does not exist"), "{err}");
     }
 }

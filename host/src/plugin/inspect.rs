@@ -14,8 +14,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::cache::ComponentCache;
-use super::registry::{Plugins, builtin};
+use super::registry::{Plugins, builtin, reserved_kind};
 use super::sandbox::Sandbox;
+use super::{PluginFailure, Refusal};
 use crate::config::Settings;
 use crate::{Error, Result};
 
@@ -78,6 +79,17 @@ pub fn check_file(path: &Path, settings: &Settings) -> Result<CheckReport> {
             reason,
         })?;
 
+    // Refused at start-up whatever else it does: said before the dry run.
+    if let Some(kind) = reserved_kind(&plugin.info.service_type) {
+        return Err(Error::Plugin {
+            plugin: source,
+            reason: PluginFailure::Refused(Refusal::ReservedServiceType {
+                service_type: plugin.info.service_type.clone(),
+                kind: kind.to_string(),
+            }),
+        });
+    }
+
     let mut dry_run = Vec::new();
     for ct in &plugin.info.connector_types {
         match plugin.discover(ct, &json!({ "type": ct })) {
@@ -106,7 +118,8 @@ pub fn check_file(path: &Path, settings: &Settings) -> Result<CheckReport> {
         }
     }
     for ct in &plugin.info.connector_types {
-        if let Ok(owner) = builtins.route(&plugin.info.service_type, ct) {
+        // The same test start-up applies (case-insensitive).
+        if let Some(owner) = builtins.claimant(&plugin.info.service_type, ct) {
             conflicts.push(format!(
                 "{}/{ct} (built-in plugin `{}`)",
                 plugin.info.service_type, owner.info.name

@@ -81,6 +81,17 @@ pub enum PluginFailure {
     /// The answer is not acceptable (see [`check`]).
     #[error("invalid answer: {0}")]
     InvalidAnswer(String),
+    /// The answer names a key that routes the config (its `type`, a bot's
+    /// `authType`, a dbt source's `dbtConfigType`, or such a key of a nested
+    /// connection): sealing or masking it would make the config unroutable
+    /// (see [`check::routing_key`]).
+    #[error(
+        "invalid answer: `{pointer}` routes the config: a routing key cannot be a secret field"
+    )]
+    RoutingKey {
+        /// The pointer, as the plugin gave it (redacted, shortened).
+        pointer: String,
+    },
     /// The component may not be loaded.
     #[error("refused at load: {0}")]
     Refused(Refusal),
@@ -171,6 +182,18 @@ pub enum Refusal {
         owner: String,
         /// Where that plugin came from.
         owner_source: String,
+    },
+    /// A plugin from the directory declares a service type that is another
+    /// kind of entity in the host's id space (`bot`, `workflow`, in any
+    /// case): its ids would be those entities' ids.
+    #[error(
+        "declares service type `{service_type}`, the kind of the host's `{kind}` entities (their secret ids live under `/…/{kind}/<name>/`): a plugin from plugins.directory may not serve it"
+    )]
+    ReservedServiceType {
+        /// As declared.
+        service_type: String,
+        /// The entity kind it names.
+        kind: String,
     },
     /// `describe` answered something unusable.
     #[error("describe: {0}")]

@@ -25,7 +25,18 @@
 //!   connector type its grant does not list, is refused.
 //! - Each (service type, connector type) routes to exactly one plugin: a
 //!   plugin claiming a pair another plugin serves (a built-in one included) is
-//!   refused at start-up, as is a second plugin with the same name.
+//!   refused at start-up, as is a second plugin with the same name. Service
+//!   types are case-insensitive (ids are lower-cased: `Database` and
+//!   `database` write the same ids), for routing and for claims; connector
+//!   types route exactly as OpenMetadata spells them (`Mysql`), but a claim on
+//!   one that differs from a served one only by case (`MYSQL`) is refused too.
+//!   Names are unique case-insensitively.
+//! - A directory plugin may not declare a service type that is another kind
+//!   of entity in the host's id space ([`RESERVED_SERVICE_TYPES`]: `bot`,
+//!   `workflow`, in any case): its ids would be those entities' ids.
+//!   (`pipeline` is also OpenMetadata's pipeline service type, so it stays a
+//!   service type; ingestion pipelines' ids are told apart from pipeline
+//!   services' by the owner recorded with each secret.)
 //! - `allowUnpinned: true` (development) lets unlisted files load and makes
 //!   `sha256` optional; it logs a warning at every start and for every
 //!   unpinned plugin. A `sha256` that is given is still enforced.
@@ -50,6 +61,22 @@ mod builtin {
 /// The plugins built into this binary: (name, component bytes).
 pub fn builtin() -> &'static [(&'static str, &'static [u8])] {
     builtin::BUILTIN
+}
+
+/// Service types that are other kinds of entities in the host's id space
+/// (`/…/<kind>/<name>/…`): bot users and test-connection workflows. Only a
+/// built-in plugin may declare one (the `bot` plugin); compared
+/// case-insensitively. `pipeline` is not here: it is also OpenMetadata's
+/// pipeline service type.
+pub const RESERVED_SERVICE_TYPES: &[&str] = &["bot", "workflow"];
+
+/// The entity kind a third-party plugin's service type would take over, if
+/// any ([`RESERVED_SERVICE_TYPES`], case-insensitively).
+pub fn reserved_kind(service_type: &str) -> Option<&'static str> {
+    RESERVED_SERVICE_TYPES
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(service_type))
+        .copied()
 }
 
 /// Which built-in plugins load.
@@ -190,6 +217,7 @@ impl PluginPolicy {
 #[derive(Default)]
 pub struct Plugins {
     plugins: Vec<Arc<LoadedPlugin>>,
+    /// (service type, lower-cased; connector type, as declared) → plugin.
     routes: BTreeMap<(String, String), usize>,
 }
 
@@ -351,7 +379,9 @@ impl Plugins {
     }
 
     /// Route a loaded plugin's connector types to it. A connector type (of
-    /// the same service type) or a name already taken refuses the plugin.
+    /// the same service type) or a name already taken, compared
+    /// case-insensitively, refuses the plugin; so does a reserved service
+    /// type declared by a plugin that is not built in.
     pub fn add(&mut self, plugin: LoadedPlugin) -> Result<&PluginInfo> {
         let idx = self.plugins.len();
         let info = &plugin.info;
@@ -359,7 +389,19 @@ impl Plugins {
             plugin: info.source.clone(),
             reason: PluginFailure::Refused(r),
         };
-        if let Some(other) = self.plugins.iter().find(|p| p.info.name == info.name) {
+        if info.trust != Trust::Builtin
+            && let Some(kind) = reserved_kind(&info.service_type)
+        {
+            return Err(refuse(Refusal::ReservedServiceType {
+                service_type: info.service_type.clone(),
+                kind: kind.to_string(),
+            }));
+        }
+        if let Some(other) = self
+            .plugins
+            .iter()
+            .find(|p| p.info.name.eq_ignore_ascii_case(&info.name))
+        {
             return Err(refuse(Refusal::BadDescription(format!(
                 "the name `{}` is already taken by the plugin from {}",
                 info.name, other.info.source
@@ -367,22 +409,33 @@ impl Plugins {
         }
         let st = &info.service_type;
         for ct in &info.connector_types {
-            if let Some(&other) = self.routes.get(&(st.clone(), ct.clone())) {
-                let owner = &self.plugins[other].info;
+            if let Some(owner) = self.claimant(st, ct) {
                 return Err(refuse(Refusal::Claimed {
                     service_type: st.clone(),
                     connector_type: ct.clone(),
-                    owner: owner.name.clone(),
-                    owner_source: owner.source.clone(),
+                    owner: owner.info.name.clone(),
+                    owner_source: owner.info.source.clone(),
                 }));
             }
         }
+        let key = st.to_ascii_lowercase();
         for ct in &info.connector_types {
-            self.routes.insert((st.clone(), ct.clone()), idx);
+            self.routes.insert((key.clone(), ct.clone()), idx);
         }
         tracing::debug!(plugin = %info.name, source = %info.source, "plugin loaded");
         self.plugins.push(Arc::new(plugin));
         Ok(&self.plugins[idx].info)
+    }
+
+    /// The plugin that already serves a (service type, connector type) a new
+    /// plugin would claim: both compared case-insensitively.
+    pub fn claimant(&self, service_type: &str, connector_type: &str) -> Option<&LoadedPlugin> {
+        let key = service_type.to_ascii_lowercase();
+        self.routes
+            .range((key.clone(), String::new())..)
+            .take_while(|((s, _), _)| *s == key)
+            .find(|((_, c), _)| c.eq_ignore_ascii_case(connector_type))
+            .map(|(_, &i)| &*self.plugins[i])
     }
 
     /// What is loaded.
@@ -398,30 +451,32 @@ impl Plugins {
             .map(|p| &**p)
     }
 
-    /// The connector types known for a service type, sorted.
+    /// The connector types known for a service type (case-insensitive),
+    /// sorted.
     pub fn connector_types(&self, service_type: &str) -> Vec<String> {
+        let key = service_type.to_ascii_lowercase();
         self.routes
             .keys()
-            .filter(|(s, _)| s == service_type)
+            .filter(|(s, _)| *s == key)
             .map(|(_, c)| c.clone())
             .collect()
     }
 
-    /// The service types served, sorted.
+    /// The service types served (lower-cased), sorted.
     pub fn service_types(&self) -> Vec<String> {
         let mut v: Vec<String> = self.routes.keys().map(|(s, _)| s.clone()).collect();
         v.dedup();
         v
     }
 
-    /// The plugin for a (service type, connector type).
+    /// The plugin for a (service type, connector type). The service type is
+    /// case-insensitive (`Database` is `database`); the connector type is
+    /// matched exactly, as OpenMetadata spells it.
     pub fn route(&self, service_type: &str, connector_type: &str) -> Result<&LoadedPlugin> {
-        match self
-            .routes
-            .get(&(service_type.to_string(), connector_type.to_string()))
-        {
+        let key = service_type.to_ascii_lowercase();
+        match self.routes.get(&(key.clone(), connector_type.to_string())) {
             Some(&i) => Ok(&self.plugins[i]),
-            None if !self.service_types().iter().any(|s| s == service_type) => Err(Error::Input {
+            None if !self.service_types().contains(&key) => Err(Error::Input {
                 pointer: None,
                 message: format!(
                     "unknown service type `{service_type}`; known: {}",
@@ -472,7 +527,7 @@ impl Plugins {
             }
         };
         self.route(service_type, connector_type)?
-            .discover(connector_type, config)
+            .discover_by(type_key, connector_type, config)
     }
 }
 
@@ -489,7 +544,7 @@ fn apply_grant(grant: &Grant, info: &PluginInfo) -> std::result::Result<(), Refu
         });
     }
     if let Some(st) = &grant.service_type
-        && *st != info.service_type
+        && !st.eq_ignore_ascii_case(&info.service_type)
     {
         return Err(Refusal::IdentityMismatch {
             what: "service type",

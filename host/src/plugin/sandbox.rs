@@ -495,10 +495,7 @@ impl Sandbox {
                         limit: limits.max_output_bytes,
                     }
                 } else {
-                    PluginFailure::Trap(printable(&shorten(
-                        &state.redactor().redact(&text),
-                        MESSAGE_MAX,
-                    )))
+                    PluginFailure::Trap(printable(&state.redactor().redact_cut(&text, MESSAGE_MAX)))
                 }
             }
         }
@@ -646,10 +643,29 @@ pub fn compatible(plugin: &str, host: &str) -> bool {
 }
 
 impl LoadedPlugin {
-    /// Ask the plugin for the secret fields of `config`, and check the answer.
-    /// A `Malformed` policy error becomes [`crate::Error::Input`].
+    /// Ask the plugin for the secret fields of a connection config (routed by
+    /// its `type`), and check the answer: [`LoadedPlugin::discover_by`] with
+    /// `"type"`.
     pub fn discover(
         &self,
+        connector_type: &str,
+        config: &Value,
+    ) -> crate::Result<Vec<CheckedField>> {
+        self.discover_by("type", connector_type, config)
+    }
+
+    /// Ask the plugin for the secret fields of `config`, which the host routed
+    /// to it by its `type_key` property (holding `connector_type`), and check
+    /// the answer ([`check::check_routed`]).
+    ///
+    /// A `malformed-config` answer becomes [`crate::Error::Input`] with a
+    /// generic message naming the plugin, at the longest prefix of the
+    /// plugin's pointer that exists in the config: the plugin's own message
+    /// (redacted, cut) goes to the log only, never to the caller, since a
+    /// plugin may put an encoded secret in it.
+    pub fn discover_by(
+        &self,
+        type_key: &str,
         connector_type: &str,
         config: &Value,
     ) -> crate::Result<Vec<CheckedField>> {
@@ -689,17 +705,26 @@ impl LoadedPlugin {
                         (f.pointer, f.segments, t)
                     })
                     .collect();
-                check::check(config, answer, limits.max_fields).map_err(plugin_err)
+                check::check_routed(config, type_key, answer, limits.max_fields).map_err(plugin_err)
             }
             Err(t::PolicyError::MalformedConfig(m)) => {
-                // Both strings come from the plugin: redacted, then cut.
+                // Both strings come from the plugin: redacted and cut, for
+                // the log only.
+                let message = Zeroizing::new(m.message);
+                let claimed = Zeroizing::new(m.pointer);
                 let redactor = Redactor::new(config);
-                let pointer = m.pointer;
-                let pointer = (check::tokens(&pointer).is_some() || pointer.is_empty())
-                    .then(|| printable(&shorten(&redactor.redact(&pointer), 200)));
+                tracing::warn!(
+                    plugin = %self.info.name,
+                    pointer = %printable(&redactor.redact_cut(&claimed, 200)),
+                    "the plugin finds the config malformed: {}",
+                    printable(&redactor.redact_cut(&message, MESSAGE_MAX))
+                );
                 Err(crate::Error::Input {
-                    pointer,
-                    message: printable(&shorten(&redactor.redact(&m.message), MESSAGE_MAX)),
+                    pointer: Some(existing_prefix(config, &claimed)),
+                    message: format!(
+                        "plugin `{}` finds the config malformed here (its reason is in om-secrets' log)",
+                        self.info.name
+                    ),
                 })
             }
             Err(t::PolicyError::UnknownConnectorType(_)) => {
@@ -709,6 +734,34 @@ impl LoadedPlugin {
             }
         }
     }
+}
+
+/// The longest prefix of `pointer` (a plugin's) that names something in
+/// `config`, canonical: only what the caller itself sent can be shown back,
+/// so nothing a plugin encodes in a pointer reaches the caller. `""` (the
+/// config) when not even the first token exists or it is not a pointer.
+fn existing_prefix(config: &Value, pointer: &str) -> String {
+    let Some(toks) = check::tokens(pointer) else {
+        return String::new();
+    };
+    let mut at = String::new();
+    let mut here = config;
+    for tok in &toks {
+        let next = match here {
+            Value::Object(m) => m.get(tok.as_str()),
+            Value::Array(a) => tok
+                .parse::<usize>()
+                .ok()
+                .filter(|_| tok == "0" || !tok.starts_with('0'))
+                .and_then(|i| a.get(i)),
+            _ => None,
+        };
+        let Some(next) = next else { break };
+        at.push('/');
+        at.push_str(&tok.replace('~', "~0").replace('/', "~1"));
+        here = next;
+    }
+    at
 }
 
 #[cfg(test)]
