@@ -214,7 +214,7 @@ impl Walker<'_> {
             self.settled.insert(node(value));
             // The grammar allows `**` only last, in secret/sensitive rules.
             if let RuleKind::Field(treatment) = rule.kind {
-                self.all_below(value, tokens, treatment);
+                self.leaves(value, tokens, treatment, Numbers::Skip)?;
             }
             return Ok(());
         }
@@ -259,33 +259,6 @@ impl Walker<'_> {
                 }
             }
             _ => {}
-        }
-    }
-
-    /// Every string or null at or below `value` (a `**` rule).
-    fn all_below(&mut self, value: &Value, tokens: &mut Vec<String>, treatment: Treatment) {
-        match value {
-            Value::String(_) | Value::Null => {
-                self.settled.insert(node(value));
-                self.push(tokens, treatment)
-            }
-            Value::Object(m) => {
-                self.entered.insert(node(value));
-                for (k, v) in m {
-                    tokens.push(k.clone());
-                    self.all_below(v, tokens, treatment);
-                    tokens.pop();
-                }
-            }
-            Value::Array(a) => {
-                self.entered.insert(node(value));
-                for (i, v) in a.iter().enumerate() {
-                    tokens.push(i.to_string());
-                    self.all_below(v, tokens, treatment);
-                    tokens.pop();
-                }
-            }
-            Value::Bool(_) | Value::Number(_) => {}
         }
     }
 
@@ -375,7 +348,7 @@ impl Walker<'_> {
             return Ok(());
         }
         if !self.entered.contains(&id) && key.is_some_and(is_credential_key) {
-            return self.whole(value, tokens);
+            return self.leaves(value, tokens, Treatment::Secret, Numbers::Refuse);
         }
         match value {
             Value::String(s) if url_has_password(s) || is_tokenized(s) => {
@@ -402,24 +375,33 @@ impl Walker<'_> {
         Ok(())
     }
 
-    /// A value under a credential-like key, secret as a whole: every string
-    /// (or null) below it is a secret field. Booleans carry no secret. A
-    /// number cannot be sealed (the host seals strings): refused, naming it,
-    /// rather than shown or stored in the clear.
-    fn whole(&mut self, value: &Value, tokens: &mut Vec<String>) -> Result<(), PolicyError> {
+    /// Every string or null at or below `value`, as `treatment`: what a `**`
+    /// rule takes, and the whole value under a credential-like key. Booleans
+    /// carry no secret. A number is skipped below `**` (the rule names what it
+    /// wants) and refused under a credential-like key, naming it: the host
+    /// seals strings only, and a credential must not pass in the clear.
+    fn leaves(
+        &mut self,
+        value: &Value,
+        tokens: &mut Vec<String>,
+        treatment: Treatment,
+        numbers: Numbers,
+    ) -> Result<(), PolicyError> {
         match value {
-            Value::String(_) | Value::Null => self.push(tokens, Treatment::Secret),
+            Value::String(_) | Value::Null => self.push(tokens, treatment),
             Value::Bool(_) => {}
             Value::Number(_) => {
-                return Err(malformed(
-                    &pointer_of(tokens),
-                    "a credential-like entry holds a number, which cannot be sealed: write it as a JSON string",
-                ));
+                if numbers == Numbers::Refuse {
+                    return Err(malformed(
+                        &pointer_of(tokens),
+                        "a credential-like entry holds a number, which cannot be sealed: write it as a JSON string",
+                    ));
+                }
             }
             Value::Object(m) => {
                 for (k, v) in m {
                     tokens.push(k.clone());
-                    let r = self.whole(v, tokens);
+                    let r = self.leaves(v, tokens, treatment, numbers);
                     tokens.pop();
                     r?;
                 }
@@ -427,7 +409,7 @@ impl Walker<'_> {
             Value::Array(a) => {
                 for (i, v) in a.iter().enumerate() {
                     tokens.push(i.to_string());
-                    let r = self.whole(v, tokens);
+                    let r = self.leaves(v, tokens, treatment, numbers);
                     tokens.pop();
                     r?;
                 }
@@ -435,6 +417,13 @@ impl Walker<'_> {
         }
         Ok(())
     }
+}
+
+/// What [`Walker::leaves`] does with a number.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Numbers {
+    Skip,
+    Refuse,
 }
 
 fn guard_holds(rule: &Rule<'_>, root: &Value) -> bool {
