@@ -5,12 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
-use om_secrets::plugin::sandbox::check_interface;
-use om_secrets::plugin::{Refusal, Sandbox, compatible};
+use om_secrets::plugin::cache::ComponentCache;
+use om_secrets::plugin::sandbox::{LoadedPlugin, Trust, check_interface};
+use om_secrets::plugin::{PluginFailure, Plugins, Refusal, Sandbox, compatible};
 use serde_json::{Value, json};
 
 use crate::plugins_fixtures::{fixture, fixture_bytes, sha256_of, test_limits};
-use crate::util::Om;
+use crate::util::{Om, shared_cache};
 
 /// An installation whose plugin directory holds the given fixtures (as
 /// `<name>.wasm`), with `plugins:` settings written by `grants`.
@@ -405,4 +406,175 @@ fn plugins_check_fails_on_hostile_plugins() {
     assert!(
         error_line(check(&om, &not_wasm).err()).contains("refused at load: not a valid component")
     );
+}
+
+#[test]
+fn plugins_service_types_differing_only_by_case_are_the_same() {
+    // `Database` is `database` (ids are lower-cased: it would write the
+    // built-in's ids): claiming its `Mysql` is refused at start-up.
+    let s = Setup::new(&["casefold"]);
+    let cfg = s.config(&format!("  allow:\n{}", s.pin("casefold", "")));
+    let r = s.plugins(&cfg);
+    assert_eq!(
+        error_line(r.err()),
+        format!(
+            "om-secrets: error: plugin `{}`: refused at load: claims connector type `Mysql` of service type `Database`, \
+             already served by plugin `database` (builtin:database)",
+            s.file("casefold").display()
+        )
+    );
+    // `plugins check` says so before it is granted.
+    let report = check(&s.om, &fixture("casefold")).json();
+    assert_eq!(report["serviceType"], "Database");
+    assert_eq!(
+        report["conflicts"],
+        json!(["Database/Mysql (built-in plugin `database`)"])
+    );
+    // Without the built-in, it serves `database` under either spelling.
+    let cfg = s.config(&format!(
+        "  builtin: [dashboard]\n  allow:\n{}",
+        s.pin("casefold", "")
+    ));
+    for st in ["database", "Database", "DATABASE"] {
+        let fields = s
+            .run(
+                &cfg,
+                &["fields", "--service-type", st, "--name", "n"],
+                r#"{"type":"Mysql","password":"p"}"#,
+            )
+            .json();
+        assert_eq!(
+            fields,
+            json!([{"pointer": "/password", "secretId": "/openmetadata/database/n/password", "treatment": "secret"}]),
+            "{st}"
+        );
+    }
+}
+
+/// A fresh set of the built-in plugins, and a loader of the `claimer` fixture
+/// as a directory plugin declaring any service type and connector types.
+fn builtins_and_claimer() -> (Plugins, impl Fn(&str, &str, &[&str]) -> LoadedPlugin) {
+    let sandbox = Sandbox::new(test_limits()).unwrap();
+    let cache = ComponentCache::new(shared_cache().join("components"));
+    let mut set = Plugins::new();
+    for (name, bytes) in om_secrets::plugin::registry::builtin() {
+        set.add_bytes(&sandbox, Some(&cache), bytes, &format!("builtin:{name}"))
+            .unwrap();
+    }
+    let bytes = fixture_bytes("claimer");
+    let load = move |name: &str, service_type: &str, connector_types: &[&str]| {
+        let mut p = sandbox.load(&bytes, "claimer.wasm", Some(&cache)).unwrap();
+        assert_eq!(p.info.trust, Trust::Pinned);
+        p.info.name = name.into();
+        p.info.service_type = service_type.into();
+        p.info.connector_types = connector_types.iter().map(|c| c.to_string()).collect();
+        p
+    };
+    (set, load)
+}
+
+fn refusal(e: om_secrets::Error) -> Refusal {
+    match e {
+        om_secrets::Error::Plugin {
+            reason: PluginFailure::Refused(r),
+            ..
+        } => r,
+        other => panic!("expected a refusal at load, got {other:?}"),
+    }
+}
+
+#[test]
+fn plugins_claims_compare_service_and_connector_types_case_insensitively() {
+    let (mut set, load) = builtins_and_claimer();
+    for (st, ct) in [
+        ("Database", "Mysql"),
+        ("DATABASE", "Mysql"),
+        ("database", "MYSQL"),
+        ("dAtAbAsE", "mysql"),
+        ("Messaging", "kafka"),
+    ] {
+        let r = refusal(set.add(load("acme", st, &["AcmeDb", ct])).unwrap_err());
+        let Refusal::Claimed {
+            service_type,
+            connector_type,
+            owner,
+            ..
+        } = r
+        else {
+            panic!("{st}/{ct}: {r:?}")
+        };
+        assert_eq!((service_type.as_str(), connector_type.as_str()), (st, ct));
+        assert_eq!(owner, st.to_ascii_lowercase());
+    }
+    // A name is taken whatever its case.
+    let r = refusal(set.add(load("DATABASE", "acme", &["AcmeDb"])).unwrap_err());
+    assert!(
+        matches!(&r, Refusal::BadDescription(m) if m.contains("`DATABASE` is already taken")),
+        "{r:?}"
+    );
+    // A new connector type of `Database` loads, and routes under any case of
+    // the service type; `Mysql` still routes to the built-in.
+    set.add(load("acme", "Database", &["AcmeDb"])).unwrap();
+    for st in ["database", "Database", "DATABASE"] {
+        assert_eq!(set.route(st, "AcmeDb").unwrap().info.name, "acme");
+        assert_eq!(set.route(st, "Mysql").unwrap().info.name, "database");
+    }
+    assert!(
+        set.connector_types("DATABASE")
+            .contains(&"AcmeDb".to_string())
+    );
+    assert_eq!(
+        set.service_types()
+            .iter()
+            .filter(|s| s.eq_ignore_ascii_case("database"))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn plugins_may_not_declare_the_hosts_other_entity_kinds() {
+    let (mut set, load) = builtins_and_claimer();
+    for (st, kind) in [
+        ("bot", "bot"),
+        ("Bot", "bot"),
+        ("BOT", "bot"),
+        ("workflow", "workflow"),
+        ("Workflow", "workflow"),
+        ("WORKFLOW", "workflow"),
+    ] {
+        // A connector type nothing else serves: only the service type is wrong.
+        let r = refusal(set.add(load("acme", st, &["Oauth2New"])).unwrap_err());
+        assert_eq!(
+            r,
+            Refusal::ReservedServiceType {
+                service_type: st.into(),
+                kind: kind.into()
+            },
+            "{st}"
+        );
+    }
+    // `pipeline` is also OpenMetadata's pipeline service type: a third-party
+    // pipeline connector loads, under any case.
+    set.add(load("acme", "Pipeline", &["AcmePipe"])).unwrap();
+    assert_eq!(set.route("pipeline", "AcmePipe").unwrap().info.name, "acme");
+    // The built-in `bot` plugin is the one that serves bots.
+    assert_eq!(set.route("bot", "JWT").unwrap().info.name, "bot");
+
+    // End to end: start-up and `plugins check` refuse such a file.
+    let s = Setup::new(&["botlike"]);
+    let cfg = s.config(&format!("  allow:\n{}", s.pin("botlike", "")));
+    let expected = |file: &Path| {
+        format!(
+            "om-secrets: error: plugin `{}`: refused at load: declares service type `Bot`, the kind of the host's `bot` entities \
+             (their secret ids live under `/…/bot/<name>/`): a plugin from plugins.directory may not serve it",
+            file.display()
+        )
+    };
+    assert_eq!(
+        error_line(s.plugins(&cfg).err()),
+        expected(&s.file("botlike"))
+    );
+    let file = fixture("botlike");
+    assert_eq!(error_line(check(&s.om, &file).err()), expected(&file));
 }
