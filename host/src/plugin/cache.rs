@@ -112,3 +112,32 @@ fn store(path: &Path, art: &[u8]) -> std::io::Result<()> {
         hex::encode(Sha256::digest(art)).as_bytes(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(unix)]
+    fn entries_are_private_and_leave_no_temp_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("components");
+        fs::create_dir(&root).unwrap();
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+        let path = root.join("0123456789abcdef").join("abc.cwasm");
+        store(&path, b"artifact").unwrap();
+        store(&path, b"artifact v2").unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&digest_path(&path)), 0o600);
+        assert_eq!(fs::read(&path).unwrap(), b"artifact v2");
+        assert_eq!(
+            fs::read_to_string(digest_path(&path)).unwrap(),
+            hex::encode(Sha256::digest(b"artifact v2"))
+        );
+        assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 2);
+    }
+}
