@@ -11,6 +11,13 @@
 //! - `delete` = `DeleteSecret` with `ForceDeleteWithoutRecovery`: immediate, so
 //!   a service deleted and re-created under the same name works.
 //! - An empty value or `"null"` deletes; a stored `"null"` reads as absent.
+//! - A reference's canonical id is the secret's name: a name is itself (it
+//!   must be a valid name: 1–512 characters of `A-Za-z0-9/_+=.@-`); an ARN,
+//!   full or partial, is resolved with `DescribeSecret` (AWS appends a
+//!   random `-XXXXXX` to the name in a full ARN, which is not guessed); an
+//!   ARN of another region than the configured one is refused.
+//! - `list` = `ListSecrets` with a `name` filter (a prefix match), every
+//!   page, then kept exactly by prefix.
 //!
 //! Parameters: `region`, `accessKeyId` + `secretAccessKey` (else the SDK's
 //! default credential chain), `endpointUrl` (moto, LocalStack, VPC

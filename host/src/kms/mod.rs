@@ -17,7 +17,12 @@
 //! `delete` is immediate (no recovery window, so a same-named entity can be
 //! re-created) and reports whether something was there; a stored `"null"`
 //! (written by old OpenMetadata versions) reads as absent; errors name the
-//! secret id, never its value.
+//! secret id, never its value. Beyond that, every store says which id a
+//! `secret:` reference really names ([`SecretStore::canonical`]: the
+//! ownership check runs on that, and that is what is read), checks ids
+//! against its own naming rules before any write ([`SecretStore::validate`]),
+//! lists an entity's ids ([`SecretStore::list`]) and applies a batch
+//! ([`SecretStore::apply`]; the local store in one durable write).
 
 #[cfg(feature = "remote-kms")]
 pub mod aws;

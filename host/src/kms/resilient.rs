@@ -14,6 +14,12 @@
 //! - **Timeout** of every call to the store (`timeoutSeconds`, default 10); a
 //!   call that times out is transient (and so retried).
 //!
+//! - **Forwarding**: `canonical`, `validate` and `list` reach the wrapped
+//!   store (retried and timed like a read); `apply` goes to the wrapped
+//!   store's own `apply` in chunks of at most one second's worth of write
+//!   permits (one permit per change), a chunk retried from its first change
+//!   not yet applied, and drops every id it touches from the cache.
+//!
 //! Errors keep the id and kind of the last failure and say how many attempts
 //! were made; they never hold a value. [`Resilient::stats`] exposes counters.
 

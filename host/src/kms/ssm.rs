@@ -10,6 +10,16 @@
 //!   tags together with overwrite, so tags are set on creation only).
 //! - `delete` = `DeleteParameter` (immediate).
 //! - An empty value or `"null"` deletes; a stored `"null"` reads as absent.
+//! - A reference's canonical id is the parameter's name: an ARN
+//!   (`arn:…:ssm:<region>:<account>:parameter/<name>`), a `name:version` or
+//!   `name:label` selector, and a one-level name with or without its `/` all
+//!   name one parameter. Names `GetParameter` would not read as exactly one
+//!   of this store's parameters are refused: `aws`/`ssm` prefixes (reserved;
+//!   `/aws/reference/secretsmanager/…` reads Secrets Manager), hierarchical
+//!   names without the leading `/`, empty levels, other regions' ARNs.
+//! - `validate`: `a-zA-Z0-9_.-/`, at most 15 levels, at most 1011
+//!   characters with the ARN, no reserved prefix.
+//! - `list` = `GetParametersByPath`, recursive, every page.
 //!
 //! Parameters and credentials as for [`super::aws`].
 
