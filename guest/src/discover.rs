@@ -266,7 +266,7 @@ impl Walker<'_> {
         &mut self,
         rule: &Rule<'_>,
         value: &Value,
-        tokens: &mut Vec<String>,
+        tokens: &[String],
         depth: usize,
     ) -> Result<(), PolicyError> {
         let wildcard = rule.path.contains(&"*");
