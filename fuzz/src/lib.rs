@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use om_secrets::ops::Backend;
 use om_secrets::fernet::FernetKeys;
+use om_secrets::ops::Backend;
 use om_secrets::plugin::check::{self, Treatment, tokens};
 use om_secrets::plugin::{Limits, Plugins, Sandbox};
 use om_secrets::secret_id::IdBuilder;
@@ -168,10 +168,20 @@ pub fn secret_id(data: &[u8]) {
     assert_eq!(root.matches('/').count(), levels, "{root}");
     assert_eq!(id.matches('/').count(), levels + segments.len(), "{id}");
     assert!(id.starts_with(&root) && (id.len() == root.len() || id[root.len()..].starts_with('/')));
+    // Only a name outside [a-z0-9_-] adds a `.` (before its digest), once.
+    let derived = !om_secrets::secret_id::is_plain_name(name);
     assert!(
-        id.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '/')),
+        id.chars().all(|c| c.is_ascii_lowercase()
+            || c.is_ascii_digit()
+            || matches!(c, '_' | '-' | '/')
+            || (derived && c == '.')),
         "{id}"
+    );
+    assert_eq!(id.matches('.').count(), usize::from(derived), "{id}");
+    assert_ne!(
+        ids.entity(kind, name),
+        ids.entity(kind, &format!("{name}x")),
+        "two names share a root"
     );
     for s in segments.iter().map(String::as_str).chain([name, kind]) {
         assert_eq!(

@@ -323,13 +323,14 @@ impl SecretsManager {
     /// [`SecretStore::canonical`]), so that no alias, encoding or ARN can
     /// name another id than the one checked.
     ///
-    /// The deployment's id namespace (`/<prefix>/<cluster>/…`) belongs to
-    /// om-secrets: a reference into it must stay within the entity's own
-    /// [`Scope`], whatever the mode and whether it is resolved here or kept
-    /// for the ingestion side — so no config (sent by a user, or a token
-    /// copied between rows of the database) can make a privileged reveal
-    /// read another entity's secret. References outside the namespace are
-    /// the user's own secrets.
+    /// In managed mode the deployment's id namespace (`/<prefix>/<cluster>/…`)
+    /// belongs to om-secrets: a reference into it must stay within the
+    /// entity's own [`Scope`], whether it is resolved here or kept for the
+    /// ingestion side — so no config (sent by a user, or a token copied
+    /// between rows of the database) can make a privileged reveal read
+    /// another entity's secret. References outside the namespace, and every
+    /// reference in non-managed mode (where users name secrets they keep
+    /// themselves), are the user's own.
     async fn owned_reference(&self, subject: &Subject, pointer: &str, id: &str) -> Result<String> {
         if id.is_empty() {
             return Err(Error::input(pointer, "`secret:` reference without an id"));
@@ -340,7 +341,7 @@ impl SecretsManager {
             })?,
             None => id.to_string(),
         };
-        if !self.ids.owns(&canonical) {
+        if !matches!(self.backend, Backend::Managed(_)) || !self.ids.owns(&canonical) {
             return Ok(canonical);
         }
         if subject.name.is_none() {
