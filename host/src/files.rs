@@ -32,9 +32,13 @@ pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = fs::metadata(dir)?;
-        if meta.permissions().mode() & 0o077 != 0 {
+        let mode = fs::metadata(dir)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
             fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+            tracing::warn!(
+                dir = %dir.display(),
+                "the directory was open to others (mode {mode:o}); made it owner-only (700)"
+            );
         }
     }
     Ok(())

@@ -115,7 +115,8 @@ fn references_canonicalise_and_ids_validate() {
     );
 }
 
+/// More ids than one page of ListSecrets (100).
 #[test]
 fn list_and_apply() {
-    check_list_and_apply(&Kms::new(Kind::Aws), 3);
+    check_list_and_apply(&Kms::new(Kind::Aws), 101);
 }

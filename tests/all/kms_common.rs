@@ -1272,20 +1272,24 @@ pub fn check_contract(kms: &Kms, victim: &str, value: &str, c: &Contract) {
 }
 
 /// `apply` writes a batch, `list` finds exactly the ids below an entity's
-/// root (not a sibling `svc-2`'s), canonical and sorted, over `many` more
-/// ids than a page holds where the store pages.
+/// root (not a sibling `svc-2`'s), canonical and sorted; `many` more ids
+/// make the store's listing take more than one page.
 pub fn check_list_and_apply(kms: &Kms, many: usize) {
     use om_secrets::kms::{Change, SecretValue};
     let root = kms.id("openmetadata/database/svc/");
     let mut ids: Vec<String> = ["authtype/password", "sslconfig/cacertificate"]
         .iter()
         .map(|r| format!("{root}{r}"))
-        .chain((0..many).map(|i| format!("{root}connectionoptions/k{i:02}")))
+        .chain((0..many).map(|i| format!("{root}connectionoptions/k{i:03}")))
         .collect();
     ids.sort();
     let sibling = kms.id("openmetadata/database/svc-2/authtype/password");
     let put = |id: &str, v: &str| Change::Put(id.to_string(), SecretValue::new(v.to_string()));
-    let settings = kms.settings(true);
+    let mut settings = kms.settings(true);
+    // Many ids: not at OpenMetadata's 10 writes a second.
+    settings
+        .parameters
+        .insert("writesPerSecond".into(), "0".into());
     block_on(async {
         let store = om_secrets::kms::open(&settings).await.unwrap().unwrap();
         assert_eq!(store.list(&root).await.unwrap(), Vec::<String>::new());
