@@ -749,3 +749,22 @@ fn the_servers_connection_is_never_stored_nor_shown() {
         "{masked}"
     );
 }
+
+// Two fields of one entity that sanitise alike would share one secret.
+#[test]
+fn two_fields_never_share_a_secret_id() {
+    let om = Om::new();
+    let mut cfg = mysql("pw-f");
+    cfg["connectionOptions"] = json!({"api.key": "key-one", "api_key": "key-two"});
+    let r = om.run(&svc("seal", "fields"), &cfg.to_string());
+    let e = refused(&r, &["key-one", "key-two"]);
+    assert!(
+        e.contains("/connectionOptions/api.key") && e.contains("/connectionOptions/api_key"),
+        "{e}"
+    );
+    assert!(
+        om.store_ids().is_empty(),
+        "nothing written: {:?}",
+        om.store_ids()
+    );
+}
