@@ -274,7 +274,12 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
         (
             &seal,
             "{\"type\": \"Mysql\", \"authType\": {\"password\": 5}}",
-            &["/authType/password", "string or null"],
+            // The error names the pointer and the plugin; the plugin's reason
+            // is in the log (stderr, `warn`).
+            &[
+                "invalid input at `/authType/password`: plugin `database` finds the config malformed here",
+                "string or null",
+            ],
         ),
         (
             &["seal", "--service-type", "nosuch", "--name", "x"],
