@@ -516,6 +516,43 @@ fn sandbox_seal_fails_closed_and_writes_nothing() {
 }
 
 #[test]
+fn sandbox_routing_keys_are_refused_through_the_cli() {
+    // A plugin that seals a nested connection's `type` would store a config
+    // nothing can route again: `seal` and `mask` fail, nothing is written.
+    let om = om_with_hostile();
+    let mysql = json!({"type": "Mysql", "username": "u", "authType": {"password": "first"}, "hostPort": "h:1"});
+    run(
+        &om,
+        "seal",
+        &["--service-type", "database", "--name", "db1"],
+        &mysql,
+    )
+    .json();
+    let before = om.store_bytes().expect("the store exists");
+    let doc = json!({"type": "Report", "password": SECRET, "connection": {"type": "Mysql"},
+                     "report": ["@password", "@connection@type"]});
+    for (op, extra) in [
+        (
+            "seal",
+            &["--service-type", "hostile", "--name", "victim"][..],
+        ),
+        ("mask", &["--service-type", "hostile"][..]),
+    ] {
+        let r = run(&om, op, extra, &doc);
+        let stderr = r.err();
+        assert!(
+            stderr.contains(
+                "om-secrets: error: plugin `hostile`: invalid answer: `/connection/type` routes the config: \
+                 a routing key cannot be a secret field"
+            ),
+            "{op}: {stderr}"
+        );
+        assert!(!stderr.contains(SECRET), "{op}: {stderr}");
+        assert_eq!(om.store_bytes().as_deref(), Some(before.as_slice()), "{op}");
+    }
+}
+
+#[test]
 fn sandbox_mask_fails_rather_than_returning_unmasked_data() {
     let om = om_with_hostile();
     for mode in ["Panic", "PointerObject", "Loop"] {

@@ -647,6 +647,20 @@ mod tests {
             apply_grant(&g, &info).unwrap_err().to_string(),
             "claims connector type `B`, which plugins.allow does not grant it (granted: A)"
         );
+        // The service type is compared as routing compares it: any case.
+        let g = Grant {
+            service_type: Some("Database".into()),
+            ..Default::default()
+        };
+        assert!(apply_grant(&g, &info).is_ok());
+        let g = Grant {
+            service_type: Some("dashboard".into()),
+            ..Default::default()
+        };
+        assert!(apply_grant(&g, &info).is_err());
+        assert_eq!(reserved_kind("BoT"), Some("bot"));
+        assert_eq!(reserved_kind("Workflow"), Some("workflow"));
+        assert_eq!(reserved_kind("pipeline"), None);
         let g = Grant {
             name: Some("other".into()),
             ..Default::default()

@@ -766,7 +766,24 @@ fn existing_prefix(config: &Value, pointer: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{compatible, split_panic};
+    use super::{compatible, existing_prefix, split_panic};
+
+    #[test]
+    fn only_what_exists_of_a_plugins_pointer_is_shown() {
+        let c = serde_json::json!({"a": {"b~/c": [1, {"d": 2}]}, "s": "x"});
+        for (pointer, shown) in [
+            ("/a/b~0~1c/1/d", "/a/b~0~1c/1/d"),
+            ("/a/b~0~1c/1/encoded-secret", "/a/b~0~1c/1"),
+            ("/a/b~0~1c/01", "/a/b~0~1c"),
+            ("/a/b~0~1c/9", "/a/b~0~1c"),
+            ("/s/x", "/s"),
+            ("/hunter2", ""),
+            ("not a pointer", ""),
+            ("", ""),
+        ] {
+            assert_eq!(existing_prefix(&c, pointer), shown, "{pointer}");
+        }
+    }
 
     #[test]
     fn semver_rules() {
