@@ -115,6 +115,22 @@ fn references_canonicalise_and_ids_validate() {
     );
 }
 
+/// A name with capitals is confirmed by the store: it names itself,
+/// existing or not.
+#[test]
+fn names_with_capitals_are_their_own_canonical_form() {
+    let kms = Kms::new(Kind::Aws);
+    let upper = kms.id("Team/DB-Password");
+    kms.put_raw(&upper, "x");
+    let settings = kms.settings(false);
+    block_on(async {
+        let store = om_secrets::kms::open(&settings).await.unwrap().unwrap();
+        assert_eq!(store.canonical(&upper).await.unwrap(), upper);
+        let absent = kms.id("Team/None");
+        assert_eq!(store.canonical(&absent).await.unwrap(), absent);
+    });
+}
+
 /// More ids than one page of ListSecrets (100).
 #[test]
 fn list_and_apply() {

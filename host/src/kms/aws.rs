@@ -413,7 +413,8 @@ impl SecretStore for AwsSecretsStore {
 
     /// A name is looked up exactly (names are case-sensitive and cannot
     /// contain `:`, so none is taken for an ARN): it is its own canonical
-    /// form, if it is a valid name. An ARN, full (with the `-XXXXXX` suffix
+    /// form, if it is a valid name (one with capitals is confirmed with
+    /// `DescribeSecret`). An ARN, full (with the `-XXXXXX` suffix
     /// AWS adds) or partial, is resolved by asking the store
     /// (`DescribeSecret`), which answers the secret's name; an ARN of another
     /// region than the configured one, or of no secret, is refused.
@@ -427,9 +428,33 @@ impl SecretStore for AwsSecretsStore {
             ))
         };
         if !reference.starts_with("arn:") {
-            return match secret_name_problem(reference) {
-                None => Ok(reference.to_string()),
-                Some(why) => refuse(why),
+            if let Some(why) = secret_name_problem(reference) {
+                return refuse(why);
+            }
+            if !reference.bytes().any(|b| b.is_ascii_uppercase()) {
+                return Ok(reference.to_string());
+            }
+            // Names are case-sensitive; should a lookup ever not be, the
+            // store's answer is the name, not the spelling (om-secrets' own
+            // ids are lower-case, so this never costs their reads a call).
+            return match self
+                .client
+                .describe_secret()
+                .secret_id(reference)
+                .send()
+                .await
+            {
+                Ok(out) => match out.name() {
+                    Some(name) if secret_name_problem(name).is_none() => Ok(name.to_string()),
+                    _ => refuse("the store answered no valid name for it"),
+                },
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                {
+                    Ok(reference.to_string())
+                }
+                Err(e) => Err(sdk_error(NAME, reference, "DescribeSecret", &e, None)),
             };
         }
         let Some((region, resource)) = arn_parts(reference, "secretsmanager") else {
