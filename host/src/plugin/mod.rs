@@ -52,8 +52,11 @@ pub enum PluginFailure {
     /// Unbounded recursion.
     #[error("overflowed its stack")]
     StackOverflow,
-    /// The plugin panicked (message captured through the log import).
-    #[error("panicked{}{}", message.as_ref().map(|m| format!(": {m}")).unwrap_or_default(), location.as_ref().map(|l| format!(" (at {l})")).unwrap_or_default())]
+    /// The plugin panicked (message captured through the log import). The
+    /// message and location are plugin text (redacted, but a plugin may
+    /// encode a secret in them): they are kept here and in the log, and left
+    /// out of the error's text, which reaches callers.
+    #[error("panicked{}", if message.is_some() { " (its message is in om-secrets' log)" } else { "" })]
     Panic {
         /// The panic message, redacted of config values.
         message: Option<String>,
