@@ -107,8 +107,42 @@ pub(crate) fn create_private_file(path: &Path, contents: &[u8]) -> io::Result<Ve
             Ok(contents.to_vec())
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => fs::read(path),
-        Err(e) => Err(e),
+        // A file system without hard links: exclusive creation still picks
+        // one creator, but a crash may leave the file short (which reading
+        // it then reports).
+        Err(_) => {
+            let mut opts = OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            match opts.open(path) {
+                Ok(mut f) => {
+                    f.write_all(contents)?;
+                    f.sync_all()?;
+                    sync_dir(parent(path))?;
+                    Ok(contents.to_vec())
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => fs::read(path),
+                Err(e) => Err(e),
+            }
+        }
     }
+}
+
+/// Remove the temp files a crashed writer of `path` left beside it. Only
+/// for a caller that holds the lock every writer of `path` takes.
+pub(crate) fn remove_stale_temps(path: &Path) -> io::Result<()> {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Ok(());
+    };
+    let prefix = format!(".{name}.tmp");
+    for entry in fs::read_dir(parent(path))? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
 }
 
 /// Replace `path` with `contents` (mode 0600) atomically and durably: temp
@@ -215,6 +249,21 @@ mod tests {
         });
         let on_disk = fs::read(&p).unwrap();
         assert!(got.iter().all(|g| *g == on_disk), "{got:?}");
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("f");
+        fs::write(t.path().join(".f.tmp999.0"), "torn").unwrap();
+        fs::write(t.path().join(".g.tmp999.0"), "someone else's").unwrap();
+        remove_stale_temps(&p).unwrap();
+        let mut names: Vec<_> = fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".g.tmp999.0"]);
     }
 
     #[test]

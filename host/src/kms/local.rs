@@ -175,6 +175,10 @@ impl LocalStore {
         let mut data = self.read()?;
         let (changed, existed) = self.apply_to(&mut data, changes);
         if changed {
+            // Under the exclusive lock no other writer is mid-write: any temp
+            // file beside the store file was left by a crash.
+            let file = self.file();
+            files::remove_stale_temps(&file).map_err(|e| io_err(&file, e))?;
             self.write(&data)?;
         }
         Ok(existed)
@@ -336,6 +340,8 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(s.durable_writes(), 1);
+        // A temp file a crashed writer left behind goes with the next write.
+        fs::write(home.path().join("store/.secrets.json.tmp1.0"), "torn").unwrap();
         // Mixed: one write.
         s.apply(&[
             put("/o/database/svc/connectionoptions/k0", "new"),
