@@ -4,7 +4,10 @@
 
 use serde_json::{Value, json};
 
-use crate::util::{Om, assert_absent};
+use crate::util::{Om, assert_absent, repo, strings, unseal};
+
+const KEY: &str = "jJ/9sz0g0OHxsfxOoSfdFdmk3ysNmPRnH3TUAbz3IHA=";
+const MASK: &str = "*********";
 
 fn without(doc: &Value, pointers: &[&str]) -> Value {
     let mut d = doc.clone();
@@ -181,6 +184,335 @@ fn an_ingestion_pipeline_dbt_config_is_sealed() {
     // A metadata pipeline without dbt has no secrets.
     let plain = json!({"name": "m", "sourceConfig": {"config": {"type": "DatabaseMetadata"}}});
     assert_eq!(om.json(&["seal", "--pipeline", "m"], &plain), plain);
+}
+
+/// Secret ids of an ingestion pipeline `name`, for pointers below
+/// `sourceConfig.config` (OpenMetadata's ids; segment rule written out).
+fn pipeline_id(name: &str, pointer: &str) -> String {
+    let mut id = format!("/openmetadata/pipeline/{name}/sourceconfig/config");
+    for t in pointer.split('/').skip(1) {
+        id.push('/');
+        id.extend(
+            t.replace("~1", "/")
+                .replace("~0", "~")
+                .chars()
+                .flat_map(char::to_lowercase)
+                .map(|c| {
+                    if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                }),
+        );
+    }
+    id
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[test]
+fn a_storage_metadata_pipeline_s_manifest_credentials_are_sealed_and_masked() {
+    let pipeline = json!({
+        "name": "s3-manifest",
+        "pipelineType": "metadata",
+        "sourceConfig": {"config": {
+            "type": "StorageMetadata",
+            "storageMetadataConfigSource": {
+                "securityConfig": {"awsAccessKeyId": "AKIAEXAMPLE", "awsSecretAccessKey": "storage-aws-secret", "awsRegion": "us-east-1"},
+                "prefixConfig": {"containerName": "manifests", "objectPrefix": "om"}
+            },
+            "markDeletedContainers": true
+        }},
+        "airflowConfig": {"scheduleInterval": "0 * * * *"}
+    });
+    let at = "/sourceConfig/config/storageMetadataConfigSource/securityConfig/awsSecretAccessKey";
+
+    // Managed (the default): the value goes to OpenMetadata's id.
+    let om = Om::new();
+    let stored = om.json(&["seal", "--pipeline", "s3-manifest"], &pipeline);
+    assert_absent(&stored, "storage-aws-secret");
+    assert!(
+        stored
+            .pointer(at)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .starts_with("fernet:")
+    );
+    assert_eq!(
+        om.store_ids(),
+        [
+            "/openmetadata/pipeline/s3-manifest/sourceconfig/config/storagemetadataconfigsource/securityconfig/awssecretaccesskey"
+        ]
+    );
+    assert_eq!(
+        without(&stored, &[at]),
+        without(&pipeline, &[at]),
+        "nothing else changes"
+    );
+    assert_eq!(
+        om.json(&["reveal", "--pipeline", "s3-manifest"], &stored),
+        pipeline
+    );
+    for doc in [&pipeline, &stored] {
+        let masked = om.json(&["mask", "--pipeline", "s3-manifest"], doc);
+        assert_eq!(masked.pointer(at).unwrap(), MASK);
+        assert_eq!(
+            masked
+                .pointer(
+                    "/sourceConfig/config/storageMetadataConfigSource/securityConfig/awsRegion"
+                )
+                .unwrap(),
+            "us-east-1"
+        );
+    }
+
+    // db mode: Fernet in place.
+    let om = Om::new()
+        .with("SECRET_MANAGER", "db")
+        .with("FERNET_KEY", KEY);
+    let stored = om.json(&["seal", "--pipeline", "s3-manifest"], &pipeline);
+    assert_eq!(unseal(KEY, &stored, at), "storage-aws-secret");
+    assert!(om.store_ids().is_empty());
+}
+
+#[test]
+fn an_application_pipeline_s_private_config_is_sealed_and_masked_leaf_by_leaf() {
+    let base = "/sourceConfig/config/appPrivateConfig";
+    let pipeline = json!({
+        "name": "collate-ai",
+        "pipelineType": "application",
+        "sourceConfig": {"config": {
+            "type": "Application",
+            "sourcePythonClass": "metadata.applications.collate_ai.CollateAIApp",
+            "appConfig": {"type": "CollateAI", "batchSize": 10},
+            "appPrivateConfig": {
+                "waiiInstance": "https://waii.example.com",
+                "collateURL": "https://collate.example.com",
+                "token": "waii-api-token",
+                "limits": {"billingCycleStart": "2024-01-01", "actions": {"descriptions": 10}},
+                "custom": {"keys": ["leaf-a", {"deep": "leaf-b"}], "count": 3, "on": true}
+            }
+        }},
+        "airflowConfig": {}
+    });
+    let leaves = [
+        "/waiiInstance",
+        "/collateURL",
+        "/token",
+        "/limits/billingCycleStart",
+        "/custom/keys/0",
+        "/custom/keys/1/deep",
+    ];
+    let pointers: Vec<String> = leaves.iter().map(|l| format!("{base}{l}")).collect();
+    let om = Om::new();
+    let fields = om.json(&["fields", "--pipeline", "collate-ai"], &pipeline);
+    let mut got: Vec<String> = fields
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["pointer"].as_str().unwrap().to_string())
+        .filter(|p| p.starts_with(base))
+        .collect();
+    got.sort();
+    assert_eq!(got, sorted(pointers.clone()));
+
+    // Masked: every string below it, whatever its key; numbers and booleans
+    // tell nothing and stay.
+    let masked = om.json(&["mask", "--pipeline", "collate-ai"], &pipeline);
+    for p in &pointers {
+        assert_eq!(masked.pointer(p).unwrap(), MASK, "{p}");
+    }
+    assert_eq!(masked.pointer(&format!("{base}/custom/count")).unwrap(), 3);
+    assert_eq!(masked.pointer(&format!("{base}/custom/on")).unwrap(), true);
+    assert_eq!(
+        masked["sourceConfig"]["config"]["sourcePythonClass"],
+        "metadata.applications.collate_ai.CollateAIApp"
+    );
+
+    // Sealed (managed): each leaf under its own id, and back.
+    let stored = om.json(&["seal", "--pipeline", "collate-ai"], &pipeline);
+    for v in [
+        "waii-api-token",
+        "leaf-a",
+        "leaf-b",
+        "https://waii.example.com",
+    ] {
+        assert!(!strings(&stored).contains(&v), "{v} stored in the clear");
+    }
+    let mut want: Vec<String> = leaves
+        .iter()
+        .map(|l| pipeline_id("collate-ai", &format!("/appPrivateConfig{l}")))
+        .collect();
+    want.sort();
+    assert_eq!(
+        want[0],
+        "/openmetadata/pipeline/collate-ai/sourceconfig/config/appprivateconfig/collateurl"
+    );
+    assert_eq!(sorted(om.store_ids()), want);
+    assert_eq!(
+        om.json(&["reveal", "--pipeline", "collate-ai"], &stored),
+        pipeline
+    );
+
+    // db mode: Fernet in place.
+    let om = Om::new()
+        .with("SECRET_MANAGER", "db")
+        .with("FERNET_KEY", KEY);
+    let stored = om.json(&["seal", "--pipeline", "collate-ai"], &pipeline);
+    assert_eq!(
+        unseal(KEY, &stored, &format!("{base}/token")),
+        "waii-api-token"
+    );
+    assert_eq!(
+        unseal(KEY, &stored, &format!("{base}/custom/keys/1/deep")),
+        "leaf-b"
+    );
+}
+
+#[test]
+fn a_test_suite_pipeline_s_service_connections_are_sealed() {
+    let pipeline = json!({
+        "name": "suite",
+        "sourceConfig": {"config": {
+            "type": "TestSuite",
+            "entityFullyQualifiedName": "mysql.db.schema.table",
+            "serviceConnections": [
+                {"serviceName": "mysql-prod", "serviceConnection": {"config": {"type": "Mysql", "username": "u", "authType": {"password": "suite-mysql-pw"}, "hostPort": "h:3306"}}},
+                {"serviceName": "tableau", "serviceConnection": {"config": {"type": "Tableau", "hostPort": "https://t", "authType": {"personalAccessTokenName": "n", "personalAccessTokenSecret": "suite-pat"}}}}
+            ]
+        }}
+    });
+    let om = Om::new();
+    let stored = om.json(&["seal", "--pipeline", "suite"], &pipeline);
+    assert_absent(&stored, "suite-mysql-pw");
+    assert_absent(&stored, "suite-pat");
+    assert_eq!(
+        sorted(om.store_ids()),
+        [
+            "/openmetadata/pipeline/suite/sourceconfig/config/serviceconnections/0/serviceconnection/config/authtype/password",
+            "/openmetadata/pipeline/suite/sourceconfig/config/serviceconnections/1/serviceconnection/config/authtype/personalaccesstokensecret"
+        ]
+    );
+    assert_eq!(
+        om.json(&["reveal", "--pipeline", "suite"], &stored),
+        pipeline
+    );
+}
+
+/// One example of the manifest through seal, mask and reveal; the number of
+/// fields the manifest says are secret.
+fn pipeline_round_trip(om: &Om, name: &str, v: &Value) -> usize {
+    let doc =
+        json!({"name": name, "pipelineType": "metadata", "sourceConfig": {"config": v["config"]}});
+    let expected: Vec<String> = ["secrets", "heuristic", "unguarded", "beyond"]
+        .iter()
+        .flat_map(|k| v[k].as_array().cloned().unwrap_or_default())
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    let at = |p: &str| format!("/sourceConfig/config{p}");
+    let stored = om.json(&["seal", "--pipeline", name], &doc);
+    let ids = om.store_ids();
+    let values: Vec<&str> = expected
+        .iter()
+        .map(|p| doc.pointer(&at(p)).unwrap().as_str().unwrap())
+        .collect();
+    let count = |d: &Value, x: &str| strings(d).iter().filter(|s| **s == x).count();
+    for (p, value) in expected.iter().zip(&values) {
+        let sealed = stored.pointer(&at(p)).unwrap().as_str().unwrap();
+        assert!(sealed.starts_with("fernet:"), "{name}: {p} not sealed");
+        // Where the example repeats a (non-secret) value elsewhere, only
+        // those other places keep it.
+        let sealed_here = values.iter().filter(|x| *x == value).count();
+        assert_eq!(
+            count(&stored, value),
+            count(&doc, value) - sealed_here,
+            "{name}: {p}'s value stored"
+        );
+        assert!(
+            ids.contains(&pipeline_id(name, p)),
+            "{name}: no id for {p} in {ids:?}"
+        );
+    }
+    // Every id of the pipeline is below its source config.
+    let root = format!("/openmetadata/pipeline/{name}/sourceconfig/config/");
+    let own: Vec<&String> = ids
+        .iter()
+        .filter(|id| id.starts_with(&format!("/openmetadata/pipeline/{name}/")))
+        .collect();
+    assert!(
+        own.iter().all(|id| id.starts_with(&root)) && own.len() >= expected.len(),
+        "{name}: {own:?}"
+    );
+    if !expected.is_empty() {
+        let masked = om.json(&["mask", "--pipeline", name], &stored);
+        for p in &expected {
+            assert_eq!(
+                masked.pointer(&at(p)).unwrap(),
+                MASK,
+                "{name}: {p} not masked"
+            );
+        }
+    }
+    assert_eq!(
+        om.json(&["reveal", "--pipeline", name], &stored),
+        doc,
+        "{name}: reveal(seal(x)) != x"
+    );
+    expected.len()
+}
+
+/// Every `sourceConfig.config` type of OpenMetadata 2.0.7 and every example
+/// of the manifest, through the CLI: what the manifest says is secret is
+/// sealed under OpenMetadata's id and masked, and `reveal(seal(x)) == x`.
+#[test]
+fn every_ingestion_pipeline_type_of_the_manifest_round_trips() {
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("tools/om-connectors-2.0.7.json")).unwrap(),
+    )
+    .unwrap();
+    let types = manifest["entities"]["ingestion"]["configTypes"]
+        .as_object()
+        .expect("the manifest's ingestion pipeline types");
+    assert_eq!(types.len(), 21);
+    let mut examples = Vec::new();
+    for (t, c) in types {
+        // The first example of every type, and every one with secrets (the
+        // others differ in plain fields only: 19 of 85).
+        for (i, v) in c["variants"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(v["config"]["type"], t.as_str());
+            let has_secrets = ["secrets", "heuristic", "unguarded", "beyond"]
+                .iter()
+                .any(|k| v[k].as_array().is_some_and(|a| !a.is_empty()));
+            if i == 0 || has_secrets {
+                examples.push((format!("{}-{i}", t.to_lowercase()), v));
+            }
+        }
+    }
+    assert_eq!(examples.len(), 66);
+    // A few CLI runs per example: spread over threads, each with its own
+    // installation.
+    let secrets: usize = std::thread::scope(|s| {
+        let workers: Vec<_> = examples
+            .chunks(examples.len().div_ceil(4))
+            .map(|chunk| {
+                s.spawn(move || {
+                    let om = Om::new();
+                    chunk
+                        .iter()
+                        .map(|(name, v)| pipeline_round_trip(&om, name, v))
+                        .sum::<usize>()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    // The storage manifest's, dbt sources', applications', test suites'.
+    assert!(secrets >= 150, "{secrets} secret fields");
 }
 
 #[test]

@@ -88,8 +88,26 @@ fn the_manifest_covers_144_connectors_across_13_service_types() {
     }
 }
 
+/// The section headers of a committed rule table: (name, nested only).
+fn table_sections(table: &str) -> Vec<(String, bool)> {
+    let text = std::fs::read_to_string(repo().join(format!("plugins/{table}/rules/{table}.rules")))
+        .unwrap();
+    let mut got: Vec<(String, bool)> = text
+        .lines()
+        .filter_map(|l| {
+            let inner = l.trim().strip_prefix('[')?.strip_suffix(']')?;
+            Some(match inner.strip_suffix(" nested") {
+                Some(name) => (name.to_string(), true),
+                None => (inner.to_string(), false),
+            })
+        })
+        .collect();
+    got.sort();
+    got
+}
+
 #[test]
-fn the_manifest_covers_bot_and_dbt_configs() {
+fn the_manifest_covers_bot_and_ingestion_pipeline_configs() {
     let m = manifest();
     let sections = |e: &str| -> Vec<String> {
         let mut v: Vec<String> = m["entities"][e]["configTypes"]
@@ -102,28 +120,138 @@ fn the_manifest_covers_bot_and_dbt_configs() {
         v
     };
     assert_eq!(sections("bot"), ["BASIC", "JWT", "SSO"]);
+    // Every `type` of workflow.SourceConfig's union in 2.0.7 (three models
+    // share AutoClassification).
     assert_eq!(
-        sections("dbt"),
-        ["azure", "cloud", "gcs", "http", "local", "s3"]
+        sections("ingestion"),
+        [
+            "ApiMetadata",
+            "Application",
+            "AutoClassification",
+            "DBT",
+            "DashboardMetadata",
+            "DatabaseLineage",
+            "DatabaseMetadata",
+            "DatabaseUsage",
+            "DriveMetadata",
+            "McpMetadata",
+            "MessagingMetadata",
+            "MetadataToElasticSearch",
+            "MlModelMetadata",
+            "PipelineMetadata",
+            "PolicyAgent",
+            "Profiler",
+            "ReverseIngestion",
+            "SearchMetadata",
+            "StorageMetadata",
+            "TestSuite",
+            "dataInsight"
+        ]
+    );
+    let ing = &m["entities"]["ingestion"];
+    assert_eq!(ing["configPointer"], "/sourceConfig/config");
+    assert_eq!(ing["typeKey"], "type");
+    assert_eq!(ing["idKind"], "pipeline");
+    assert_eq!(
+        ing["idSegments"],
+        serde_json::json!(["sourceconfig", "config"])
     );
     let jwt = &m["entities"]["bot"]["configTypes"]["JWT"]["variants"][0];
     assert_eq!(jwt["secrets"], serde_json::json!(["/config/JWTToken"]));
-    let cloud = &m["entities"]["dbt"]["configTypes"]["cloud"]["variants"][0];
-    assert_eq!(cloud["secrets"], serde_json::json!(["/dbtCloudAuthToken"]));
-    // The tables the plugins embed have the same sections.
-    for (e, want) in [("bot", sections("bot")), ("dbt", sections("dbt"))] {
-        let text =
-            std::fs::read_to_string(repo().join(format!("plugins/{e}/rules/{e}.rules"))).unwrap();
-        let mut got: Vec<String> = text
-            .lines()
-            .filter_map(|l| {
-                l.trim()
-                    .strip_prefix('[')?
-                    .strip_suffix(']')
-                    .map(String::from)
-            })
+    let types = &ing["configTypes"];
+    let variants = |t: &str| types[t]["variants"].as_array().unwrap().clone();
+    // Every dbt source is among the DBT examples, its secrets below
+    // dbtConfigSource.
+    let mut dbt: Vec<String> = variants("DBT")
+        .iter()
+        .map(|v| {
+            v["config"]["dbtConfigSource"]["dbtConfigType"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    dbt.sort();
+    dbt.dedup();
+    assert_eq!(dbt, ["azure", "cloud", "gcs", "http", "local", "s3"]);
+    let cloud = variants("DBT")
+        .into_iter()
+        .find(|v| v["config"]["dbtConfigSource"]["dbtConfigType"] == "cloud")
+        .unwrap();
+    assert_eq!(
+        cloud["secrets"],
+        serde_json::json!(["/dbtConfigSource/dbtCloudAuthToken"])
+    );
+    // The storage manifest source's AWS secret.
+    assert!(
+        variants("StorageMetadata").iter().any(|v| v["secrets"]
+            == serde_json::json!([
+                "/storageMetadataConfigSource/securityConfig/awsSecretAccessKey"
+            ])),
+        "{:?}",
+        types["StorageMetadata"]
+    );
+    // An application's private config: its token (the model's secret) and
+    // every other string below it (beyond OpenMetadata).
+    let app = variants("Application")
+        .into_iter()
+        .find(|v| v["config"]["appPrivateConfig"]["token"].is_string())
+        .unwrap();
+    assert_eq!(
+        app["secrets"],
+        serde_json::json!(["/appPrivateConfig/token"])
+    );
+    assert_eq!(
+        app["beyond"],
+        serde_json::json!([
+            "/appPrivateConfig/collateURL",
+            "/appPrivateConfig/limits/billingCycleStart",
+            "/appPrivateConfig/waiiInstance"
+        ])
+    );
+    // The tables the plugins embed have the same top-level sections; the
+    // ingestion table's nested ones are the dbt sources and every connector
+    // (a test suite's service connections).
+    for e in ["bot", "ingestion"] {
+        let got: Vec<String> = table_sections(e)
+            .into_iter()
+            .filter(|(_, nested)| !nested)
+            .map(|(n, _)| n)
             .collect();
-        got.sort();
-        assert_eq!(got, want, "{e}.rules sections");
+        assert_eq!(got, sections(e), "{e}.rules sections");
     }
+    let nested: Vec<String> = table_sections("ingestion")
+        .into_iter()
+        .filter(|(_, nested)| *nested)
+        .map(|(n, _)| n)
+        .collect();
+    for want in [
+        "azure",
+        "cloud",
+        "gcs",
+        "http",
+        "local",
+        "s3",
+        "Mysql",
+        "Snowflake",
+        "Tableau",
+        "Kafka",
+        "S3",
+    ] {
+        assert!(nested.iter().any(|n| n == want), "[{want} nested] missing");
+    }
+    let connectors: usize = m["serviceTypes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(st, _)| *st != "llm")
+        .map(|(_, c)| c.as_object().unwrap().len())
+        .sum();
+    // 136 connectors (LLM services are not test-suite connections), helper
+    // connections they nest, the 6 dbt sources.
+    assert!(
+        nested.len() >= connectors + 6,
+        "{} nested sections",
+        nested.len()
+    );
 }

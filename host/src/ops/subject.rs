@@ -7,7 +7,7 @@
 //! | service config | the document | `type` | `/<…>/<serviceType>/<name>` |
 //! | service entity | `/connection/config` | `type` | `/<…>/<serviceType>/<name>` |
 //! | bot user | `/authenticationMechanism` | `authType` (`JWT`…) | `/<…>/bot/<name>` |
-//! | ingestion pipeline | `/sourceConfig/config/dbtConfigSource` | `dbtConfigType` | `/<…>/pipeline/<name>/sourceconfig/config/dbtconfigsource` |
+//! | ingestion pipeline | `/sourceConfig/config` | `type` (`DBT`, `StorageMetadata`, `Application`…) | `/<…>/pipeline/<name>/sourceconfig/config` |
 //! | workflow | `/request/connection/config` | `type` | `/<…>/workflow/<name>/request/connection/config` |
 //!
 //! Everything outside the secret fields passes through every operation
@@ -138,18 +138,26 @@ impl Subject {
         }
     }
 
-    /// An `IngestionPipeline` entity: its dbt configuration source.
+    /// An `IngestionPipeline` entity: its source configuration
+    /// (`sourceConfig.config`), whose pipeline `type` routes it to a section
+    /// of the `ingestion` plugin (dbt sources inside it are routed on by their
+    /// `dbtConfigType`). Ids are OpenMetadata's:
+    /// `…/pipeline/<name>/sourceconfig/config/<path>`, e.g.
+    /// `…/sourceconfig/config/dbtconfigsource/dbtcloudauthtoken`, as before
+    /// other pipeline types were covered. The models default a missing
+    /// `type` per model; the one model with `dbtConfigSource` is DbtPipeline,
+    /// whose `type` defaults to `DBT`.
     pub fn pipeline(name: Option<&str>) -> Self {
         Subject {
             entity: Entity::IngestionPipeline,
             dropped: vec![SERVER_CONNECTION.into()],
             kind: "pipeline".into(),
             name: name.map(String::from),
-            service_type: "dbt".into(),
-            config_pointer: "/sourceConfig/config/dbtConfigSource".into(),
-            type_key: "dbtConfigType".into(),
+            service_type: "ingestion".into(),
+            config_pointer: "/sourceConfig/config".into(),
+            type_key: "type".into(),
             optional: true,
-            id_segments: owned(&["sourceconfig", "config", "dbtconfigsource"]),
+            id_segments: owned(&["sourceconfig", "config"]),
         }
     }
 
