@@ -6,7 +6,10 @@
 //! it declares, discovery on an empty config (`{"type": <it>}`) under the
 //! configured limits. A `malformed-config` answer is acceptable (a plugin may
 //! insist on required fields); a trap, a timeout or an answer the host refuses
-//! fails the check. Pinning is *not* applied: this is how one gets the digest.
+//! fails the check, and so does a service type reserved for the host's other
+//! entity kinds (`bot`, `workflow`). Conflicts with built-in plugins are found
+//! as start-up finds them (service and connector types in any case). Pinning
+//! is *not* applied: this is how one gets the digest.
 
 use std::path::Path;
 
@@ -57,7 +60,8 @@ pub struct DryRun {
     pub connector_type: String,
     /// Fields found in the empty config (normally 0).
     pub fields: usize,
-    /// The plugin's `malformed-config` answer, if it gave one.
+    /// Where the plugin found the config malformed, if it did (its own
+    /// reason, plugin text, is logged, never returned).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub malformed: Option<String>,
 }
