@@ -435,3 +435,40 @@ fn library_errors_name_the_id_and_kind() {
         "{e}"
     );
 }
+
+/// A batch (`apply`) that meets throttling half-way through, against a real
+/// store: retried from the first change not yet applied (none is sent
+/// twice), and `list` is retried too.
+#[test]
+fn a_throttled_batch_resumes_where_it_stopped() {
+    use om_secrets::kms::Change;
+    let mut kms = Kms::new(Kind::Ssm);
+    let shim = Shim::new(&kms.server.addr);
+    // Three puts pass, the fourth is throttled; then the listing's first page.
+    shim.then(3, Action::Forward)
+        .then(1, aws_error(400, "ThrottlingException"))
+        .then(2, Action::Forward)
+        .then(1, aws_error(400, "ThrottlingException"));
+    kms.endpoint = shim.addr.clone();
+    let root = kms.id("openmetadata/database/svc/");
+    let ids: Vec<String> = (0..5).map(|i| format!("{root}k{i}")).collect();
+    let changes: Vec<Change> = ids
+        .iter()
+        .map(|id| Change::Put(id.clone(), SecretValue::new(format!("v:{id}"))))
+        .collect();
+    let settings = kms.settings(true);
+    let listed = block_on(async {
+        let store = om_secrets::kms::open(&settings).await.unwrap().unwrap();
+        store.apply(&changes).await.unwrap();
+        store.list(&root).await.unwrap()
+    });
+    assert_eq!(listed, ids);
+    let (requests, injected, forwarded) = shim.counts();
+    assert_eq!(injected, 2);
+    // 5 puts, each sent once, and the listing (one page, sent twice).
+    assert_eq!((requests, forwarded), (8, 6));
+    let read = kms.read(&ids);
+    for (id, v) in ids.iter().zip(read) {
+        assert_eq!(v, Some(format!("v:{id}")));
+    }
+}
