@@ -1372,6 +1372,13 @@ def url_has_password(s: str) -> bool:
     return True
 
 
+def routes(key: str, value: str) -> bool:
+    """guest/src/discover.rs `routes`: what the host takes for a routing key."""
+    words = key_words(key)
+    return (bool(key) and key[-1].isalnum() and bool(words) and words[-1] == "type"
+            and 0 < len(value) <= 128 and all(c.isascii() and (c.isalnum() or c in "_-.") for c in value))
+
+
 # Keys that route a config to its section: never a secret (guest/src/discover.rs).
 ROUTING_KEYS = ("type", "authType", "dbtConfigType")
 
@@ -1403,7 +1410,8 @@ def discover(table: dict, ctype: str, value, base=(), depth=0, found=None, key="
                 raise ValueError(f"{ptr(tokens)}: a credential-like entry holds a number")
         elif isinstance(v, dict):
             for k, x in v.items():
-                leaves(x, tokens + (k,), kind, refuse_numbers)
+                if not (isinstance(x, str) and routes(k, x)):
+                    leaves(x, tokens + (k,), kind, refuse_numbers)
         elif isinstance(v, list):
             for i, x in enumerate(v):
                 leaves(x, tokens + (str(i),), kind, refuse_numbers)

@@ -15,7 +15,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use crate::heuristics::{is_credential_key, url_has_password};
+use crate::heuristics::{is_credential_key, url_has_password, words};
 use crate::rules::{ALL_BELOW, DEFAULT_KEY, Rule, RuleKind, RuleTable, Treatment};
 
 /// A secret field found in a config (the plain-Rust twin of the WIT record).
@@ -400,6 +400,11 @@ impl Walker<'_> {
             }
             Value::Object(m) => {
                 for (k, v) in m {
+                    if let Value::String(s) = v
+                        && routes(k, s)
+                    {
+                        continue;
+                    }
                     tokens.push(k.clone());
                     let r = self.leaves(v, tokens, treatment, numbers);
                     tokens.pop();
@@ -417,6 +422,23 @@ impl Walker<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether the host takes this property for a routing key (its
+/// `plugin::check::routing_key`): a name whose last word is `type` (`type`,
+/// `dbtConfigType`, `auth_type`, not `type_` nor `prototype`) holding what
+/// could name a connector type. The host refuses an answer that seals or
+/// masks one, so what takes every leaf below a value (`**`, a
+/// credential-like key's value) leaves these out: a type describes a
+/// credential, it is not one.
+fn routes(key: &str, value: &str) -> bool {
+    key.chars().last().is_some_and(char::is_alphanumeric)
+        && words(key).last().is_some_and(|w| w == "type")
+        && !value.is_empty()
+        && value.len() <= 128
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 /// What [`Walker::leaves`] does with a number.
@@ -820,6 +842,22 @@ secret authType/password
                 "/appPrivateConfig/list/0",
                 "/appPrivateConfig/list/1/b",
                 "/appPrivateConfig/gone"
+            ]
+        );
+        // What the host takes for a routing key stays: never sealed, never
+        // masked (a type is no credential); anything else under such a name is.
+        assert_eq!(
+            ing(
+                "Application",
+                json!({"appPrivateConfig": {"type": "CollateAI", "authType": "basic", "token": "t",
+                    "nested": {"dbtConfigType": "cloud", "type": "postgres://u:pw@h/db", "type_": "x", "prototype": "y"}}})
+            )
+            .unwrap(),
+            [
+                "/appPrivateConfig/token",
+                "/appPrivateConfig/nested/type",
+                "/appPrivateConfig/nested/type_",
+                "/appPrivateConfig/nested/prototype"
             ]
         );
         // A string where an object was expected is still sealed as a whole.

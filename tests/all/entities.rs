@@ -295,7 +295,8 @@ fn an_application_pipeline_s_private_config_is_sealed_and_masked_leaf_by_leaf() 
                 "collateURL": "https://collate.example.com",
                 "token": "waii-api-token",
                 "limits": {"billingCycleStart": "2024-01-01", "actions": {"descriptions": 10}},
-                "custom": {"keys": ["leaf-a", {"deep": "leaf-b"}], "count": 3, "on": true}
+                "custom": {"keys": ["leaf-a", {"deep": "leaf-b"}], "count": 3, "on": true,
+                    "auth": {"type": "Bearer", "value": "leaf-c"}}
             }
         }},
         "airflowConfig": {}
@@ -307,6 +308,7 @@ fn an_application_pipeline_s_private_config_is_sealed_and_masked_leaf_by_leaf() 
         "/limits/billingCycleStart",
         "/custom/keys/0",
         "/custom/keys/1/deep",
+        "/custom/auth/value",
     ];
     let pointers: Vec<String> = leaves.iter().map(|l| format!("{base}{l}")).collect();
     let om = Om::new();
@@ -329,6 +331,12 @@ fn an_application_pipeline_s_private_config_is_sealed_and_masked_leaf_by_leaf() 
     }
     assert_eq!(masked.pointer(&format!("{base}/custom/count")).unwrap(), 3);
     assert_eq!(masked.pointer(&format!("{base}/custom/on")).unwrap(), true);
+    // A `type` there is what the host takes for a routing key: it describes,
+    // it is no credential, and sealing it would make the answer refused.
+    assert_eq!(
+        masked.pointer(&format!("{base}/custom/auth/type")).unwrap(),
+        "Bearer"
+    );
     assert_eq!(
         masked["sourceConfig"]["config"]["sourcePythonClass"],
         "metadata.applications.collate_ai.CollateAIApp"
@@ -340,6 +348,7 @@ fn an_application_pipeline_s_private_config_is_sealed_and_masked_leaf_by_leaf() 
         "waii-api-token",
         "leaf-a",
         "leaf-b",
+        "leaf-c",
         "https://waii.example.com",
     ] {
         assert!(!strings(&stored).contains(&v), "{v} stored in the clear");
