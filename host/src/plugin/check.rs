@@ -4,11 +4,11 @@
 //! - every pointer is a valid RFC 6901 pointer that exists in the input and
 //!   names a string or null;
 //! - no pointer names a routing key ([`routing_key`]): the key the host
-//!   routed the config by (`/type`, a bot's `/authType`, a dbt source's
-//!   `/dbtConfigType`), or a key a nested route may use (`/connection/type`,
-//!   `…/dbtConfigType`), since a sealed or masked routing key makes the stored
-//!   form unroutable (nothing could reveal it again) and an update sent back
-//!   with the mask route nowhere;
+//!   routed the config by (`/type`, a bot's `/authType`), or a key a nested
+//!   route may use (`/connection/type`, `/dbtConfigSource/dbtConfigType`),
+//!   since a sealed or masked routing key makes the stored form unroutable
+//!   (nothing could reveal it again) and an update sent back with the mask
+//!   route nowhere;
 //! - no pointer is listed twice;
 //! - the segments are exactly the pointer's tokens, normalised as secret-id
 //!   segments — so ids are the host's, derived from pointers and the entity
@@ -127,7 +127,10 @@ fn could_route(s: &str) -> bool {
 ///   objects the plugin routes by: it protects every property that could be a
 ///   route. The value condition keeps honest answers valid: a free-form map
 ///   entry `connectionOptions.db_type: "postgres://u:pw@h"` is a secret the
-///   URL rule reports, and no connector type looks like it.
+///   URL rule reports, and no connector type looks like it. (So a plugin
+///   rule that takes every string below a point, such as
+///   `secret appPrivateConfig/**`, must leave such discriminators out, as the
+///   credential heuristics do: an honest answer never names one.)
 pub fn routing_key(config: &Value, pointer: &str, toks: &[String], type_key: &str) -> bool {
     if toks.len() == 1 && toks[0] == type_key {
         return true;
