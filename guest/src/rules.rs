@@ -26,8 +26,10 @@
 //! `*` stands for any key of an object or any index of an array
 //! (`servers/*/password`); `**`, only as the last segment of a `secret` or
 //! `sensitive` rule, for the value there and everything below it (every
-//! string or null leaf, through objects and arrays). A rule only yields a field when its path is present
-//! in the config, so the variants of a `oneOf` are listed side by side and the
+//! string or null leaf, through objects and arrays, but for what the host
+//! takes for a routing key: a `…type` property naming a type). A rule only
+//! yields a field when its path is present in the config, so the variants of
+//! a `oneOf` are listed side by side and the
 //! config itself tells which one it holds; `if PATH=VALUE` settles the rare case
 //! where the same property is a credential in one variant and not in another.
 
