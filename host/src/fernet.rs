@@ -178,46 +178,117 @@ mod tests {
         assert_eq!(k.encrypt_once(&t), t);
     }
 
+    // A fixed key whose url-safe form holds both `-` and `_` (and so whose
+    // standard form holds both `+` and `/`): every normalisation step has
+    // something to do.
+    const BOTH_URL: &str = "X-zrZv_IbzjZUnhsbWlsecLbwjndTpG0ZynXOif7V-k=";
+    const BOTH_STD: &str = "X+zrZv/IbzjZUnhsbWlsecLbwjndTpG0ZynXOif7V+k=";
+
     #[test]
     fn standard_and_urlsafe_forms_are_the_same_key() {
-        let std_form = FernetKeys::parse(OM_SAMPLE).unwrap();
-        let url_form = FernetKeys::parse("jJ_9sz0g0OHxsfxOoSfdFdmk3ysNmPRnH3TUAbz3IHA").unwrap();
-        assert_eq!(&*url_form.decrypt(&std_form.encrypt("x")).unwrap(), "x");
-        let plus = FernetKeys::generate_key().replace('-', "+");
-        FernetKeys::parse(&plus).unwrap();
+        // The forms really differ, and the standard one is no valid url-safe key.
+        assert!(BOTH_STD.contains('+') && BOTH_STD.contains('/'));
+        assert!(fernet::Fernet::new(BOTH_STD).is_none());
+        assert!(fernet::Fernet::new(OM_SAMPLE).is_none());
+        for (a, b) in [
+            (OM_SAMPLE, "jJ_9sz0g0OHxsfxOoSfdFdmk3ysNmPRnH3TUAbz3IHA"),
+            (BOTH_STD, BOTH_URL),
+            (BOTH_STD, BOTH_URL.trim_end_matches('=')),
+            (BOTH_URL, BOTH_STD.trim_end_matches('=')),
+        ] {
+            let a = FernetKeys::parse(a).unwrap();
+            let b = FernetKeys::parse(b).unwrap();
+            // Both ways: each form decrypts what the other encrypted.
+            assert_eq!(&*b.decrypt(&a.encrypt("x")).unwrap(), "x");
+            assert_eq!(&*a.decrypt(&b.encrypt("y")).unwrap(), "y");
+        }
+        // And a different key is not mistaken for it.
+        let other = FernetKeys::parse(OM_SAMPLE).unwrap();
+        let t = FernetKeys::parse(BOTH_STD).unwrap().encrypt("z");
+        assert!(other.decrypt(&t).is_err());
     }
 
     #[test]
     fn rotation_first_encrypts_all_decrypt() {
-        let old = FernetKeys::generate_key();
-        let new = FernetKeys::generate_key();
-        let before = FernetKeys::parse(&old).unwrap().encrypt("v");
+        let old = OM_SAMPLE;
+        let new = BOTH_URL;
+        let before = FernetKeys::parse(old).unwrap().encrypt("v");
         let both = FernetKeys::parse(&format!("{new}, {old}")).unwrap();
         assert_eq!(&*both.decrypt(&before).unwrap(), "v");
         let after = both.encrypt("w");
         assert_eq!(
-            &*FernetKeys::parse(&new).unwrap().decrypt(&after).unwrap(),
+            &*FernetKeys::parse(new).unwrap().decrypt(&after).unwrap(),
             "w"
         );
-        assert!(FernetKeys::parse(&old).unwrap().decrypt(&after).is_err());
+        assert_eq!(
+            FernetKeys::parse(old).unwrap().decrypt(&after).unwrap_err(),
+            FernetError::Decrypt { pointer: None }
+        );
     }
 
     #[test]
     fn errors_say_what_and_never_the_key() {
         assert_eq!(FernetKeys::parse(" , ").unwrap_err(), FernetError::NoKey);
-        let e = FernetKeys::parse(&format!("{},short", FernetKeys::generate_key())).unwrap_err();
+        // A key that is almost valid (one character short) is still refused by
+        // position, and never quoted.
+        let short = &BOTH_URL[..42];
+        let e = FernetKeys::parse(&format!("{OM_SAMPLE},{short}")).unwrap_err();
         assert_eq!(e, FernetError::BadKey { index: 2 });
-        let k = FernetKeys::parse(&FernetKeys::generate_key()).unwrap();
-        let other = FernetKeys::parse(OM_SAMPLE).unwrap().encrypt("v");
+        let msg = e.to_string();
+        assert!(!msg.contains(short) && !msg.contains(OM_SAMPLE), "{msg}");
+
+        let k = FernetKeys::parse(BOTH_URL).unwrap();
+        let sample = FernetKeys::parse(OM_SAMPLE).unwrap();
+        let other = sample.encrypt("v");
         let e = k.decrypt(&other).unwrap_err().at("/authType/password");
+        assert_eq!(
+            e,
+            FernetError::Decrypt {
+                pointer: Some("/authType/password".into())
+            }
+        );
         let msg = e.to_string();
         assert!(
             msg.contains("/authType/password") && msg.contains("Fernet key changed"),
             "{msg}"
         );
-        let mut tampered = other.clone();
-        tampered.replace_range(20..21, if &other[20..21] == "A" { "B" } else { "A" });
-        assert!(k.decrypt(&tampered).is_err());
-        assert!(k.decrypt("fernet:not-a-token").is_err());
+        for key in [
+            BOTH_URL,
+            BOTH_STD,
+            OM_SAMPLE,
+            "jJ_9sz0g0OHxsfxOoSfdFdmk3ysNmPRnH3TUAbz3IHA",
+        ] {
+            let bare = key.trim_end_matches('=');
+            assert!(!msg.contains(bare), "the message holds a key: {msg}");
+            assert!(!format!("{e:?}").contains(bare), "{e:?}");
+        }
+        assert!(!format!("{k:?}").contains(&BOTH_URL[..8]), "{k:?}");
+
+        // A tampered token fails with the key that decrypts the original.
+        assert_eq!(&*sample.decrypt(&other).unwrap(), "v");
+        let token = other.strip_prefix(PREFIX).unwrap();
+        for at in [0, 10, 30, token.len() / 2, token.len() - 2] {
+            let mut tampered = token.to_string();
+            let c = &token[at..at + 1];
+            tampered.replace_range(at..at + 1, if c == "A" { "B" } else { "A" });
+            assert_ne!(tampered, token);
+            assert_eq!(
+                sample.decrypt(&tampered).unwrap_err(),
+                FernetError::Decrypt { pointer: None },
+                "tampered at {at}"
+            );
+        }
+        assert_eq!(
+            sample.decrypt("fernet:not-a-token").unwrap_err(),
+            FernetError::Decrypt { pointer: None }
+        );
+        // Bytes that are not text: a typed error of its own.
+        let bin = format!("{PREFIX}{}", sample.multi.encrypt(&[0xff, 0xfe]));
+        assert_eq!(
+            sample.decrypt(&bin).unwrap_err().at("/p"),
+            FernetError::NotText {
+                pointer: Some("/p".into())
+            }
+        );
     }
 }
