@@ -755,7 +755,33 @@ secret p
         for _ in 0..10 {
             v = json!({"type": "Loop", "inner": v});
         }
-        assert!(T.discover("Loop", &v.to_string()).is_err());
+        // Each `inner` is a connection of its own (routed by its `type`): the
+        // walk stops at the nesting limit, naming where, and not for any
+        // other reason (a config nested just within the limit passes).
+        assert_eq!(
+            T.discover("Loop", &v.to_string()).unwrap_err(),
+            PolicyError::MalformedConfig {
+                pointer: "/inner".repeat(MAX_NESTING + 1),
+                message: "connections nested too deeply".into(),
+            }
+        );
+        let mut v = json!({"type": "Inner", "p": "deep"});
+        for _ in 0..MAX_NESTING {
+            v = json!({"type": "Loop", "inner": v});
+        }
+        assert_eq!(
+            pointers("Loop", v.clone()),
+            vec![format!("{}/p", "/inner".repeat(MAX_NESTING))]
+        );
+        // One level more is refused at that level.
+        let v = json!({"type": "Loop", "inner": v});
+        assert_eq!(
+            T.discover("Loop", &v.to_string()).unwrap_err(),
+            PolicyError::MalformedConfig {
+                pointer: "/inner".repeat(MAX_NESTING + 1),
+                message: "connections nested too deeply".into(),
+            }
+        );
     }
 
     const ING: RuleTable = RuleTable::new(
