@@ -235,13 +235,28 @@ fn merge_keeps_stored_secrets_behind_the_mask() {
         &orphan.to_string(),
     );
     assert!(r.err().contains("/sslConfig/sslKey"), "{}", r.stderr);
+    // The mask is refused before any write: here it is the last field,
+    // after a changed password a field-by-field seal would already have
+    // written.
+    let mut last = incoming.clone();
+    last["authType"]["password"] = json!("new-pw");
+    last["sslConfig"]["sslKey"] = json!("*********");
     let before = om.store_bytes();
+    assert!(before.is_some());
+    for doc in [&incoming, &last] {
+        let r = om.run(
+            &["seal", "--service-type", "database", "--name", "svc"],
+            &doc.to_string(),
+        );
+        let err = r.err();
+        assert!(err.contains("mask"), "{err}");
+        assert_eq!(om.store_bytes(), before, "a refused seal wrote: {doc}");
+    }
     let r = om.run(
         &["seal", "--service-type", "database", "--name", "svc"],
-        &incoming.to_string(),
+        &last.to_string(),
     );
-    assert!(r.err().contains("mask"), "{}", r.stderr);
-    assert_eq!(om.store_bytes(), before);
+    assert!(r.err().contains("/sslConfig/sslKey"), "{}", r.stderr);
 }
 
 #[test]

@@ -48,9 +48,12 @@ fn invalid_vectors_are_refused() {
 
 #[test]
 fn python_and_om_secrets_read_each_other() {
-    let key = FernetKeys::generate_key();
-    // Python encrypts with the standard-base64 form of the key, as users paste it.
+    // A fixed key whose url-safe form holds both `-` and `_`: its standard
+    // base64 form (`+`, `/`), as users paste it, really differs from the
+    // form Python's `Fernet` takes.
+    let key = "X-zrZv_IbzjZUnhsbWlsecLbwjndTpG0ZynXOif7V-k=";
     let std_key = key.replace('_', "/").replace('-', "+");
+    assert_eq!(std_key, "X+zrZv/IbzjZUnhsbWlsecLbwjndTpG0ZynXOif7V+k=");
     let token = python(
         "import sys\nfrom cryptography.fernet import Fernet\nprint(Fernet(sys.argv[1].replace('/', '_').replace('+', '-').encode()).encrypt(b'p\\xc3\\xa4ss w0rd').decode())"
             .replace("sys.argv[1]", &format!("{key:?}"))

@@ -222,16 +222,40 @@ fn another_entitys_managed_secret_cannot_be_referenced() {
         &om,
         &json!({"type": "Mysql", "authType": {"password": "victim-pw"}}),
     );
-    // A user pointing their service at the victim's secret.
+    let before = om.store_bytes().expect("the store exists");
+    // A user pointing their service at the victim's secret. The bad field
+    // comes last, after a plain secret a field-by-field seal would already
+    // have written: every check runs before the first write.
     let r = "secret:/openmetadata/database/mysql-test/authtype/password";
-    let attempt = json!({"type": "Mysql", "authType": {"password": r}});
+    let attempt = json!({"type": "Mysql", "authType": {"password": "attacker-pw"},
+                         "connectionOptions": {"apiToken": r}});
+    let fields = om.json(
+        &["fields", "--service-type", "database", "--name", "attacker"],
+        &attempt,
+    );
+    assert_eq!(
+        fields
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["pointer"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["/authType/password", "/connectionOptions/apiToken"]
+    );
     let out = om.run(
         &["seal", "--service-type", "database", "--name", "attacker"],
         &attempt.to_string(),
     );
-    assert!(out.err().contains("another entity"), "{}", out.stderr);
-    // Someone with the database copying the victim's token into another row.
-    let copied = json!({"type": "Mysql", "authType": {"password": victim["authType"]["password"]}});
+    let err = out.err();
+    assert!(
+        err.contains("another entity") && err.contains("/connectionOptions/apiToken"),
+        "{err}"
+    );
+    assert_eq!(om.store_bytes().as_deref(), Some(&before[..]), "seal wrote");
+    // Someone with the database copying the victim's token into another row
+    // (again after a plain secret).
+    let copied = json!({"type": "Mysql", "authType": {"password": "attacker-pw"},
+                        "connectionOptions": {"apiToken": victim["authType"]["password"]}});
     for op in ["seal", "reveal"] {
         let out = om.run(
             &[op, "--service-type", "database", "--name", "attacker"],
@@ -242,7 +266,12 @@ fn another_entitys_managed_secret_cannot_be_referenced() {
             err.contains("another entity") && !err.contains("victim-pw"),
             "{op}: {err}"
         );
+        assert_eq!(om.store_bytes().as_deref(), Some(&before[..]), "{op} wrote");
     }
+    assert_eq!(
+        om.store_ids(),
+        ["/openmetadata/database/mysql-test/authtype/password"]
+    );
     // The owner still reads it.
     assert_eq!(reveal(&om, &victim)["authType"]["password"], "victim-pw");
 }

@@ -311,6 +311,43 @@ fn sandbox_huge_error_messages_are_cut_and_redacted() {
     );
     assert!(!format!("{err:?}").contains(SECRET));
     still_serves(set);
+
+    // The log keeps 512 characters of the 1 MiB message (`m` repeated, then
+    // the password) and 200 of the pointer (`/<password>`): a config value
+    // made of `m`s sits inside the kept part of the message, the password
+    // inside the kept part of the pointer. Both must be redacted there.
+    let om = om_with_hostile().with("OM_SECRETS_LOG", "warn");
+    let ms = "m".repeat(40);
+    let doc = json!({"type": "HugeError", "password": SECRET, "note": ms});
+    let r = run(&om, "mask", &["--service-type", "hostile"], &doc);
+    let stderr = without_ansi(r.err());
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("the plugin finds the config malformed: "))
+        .unwrap_or_else(|| panic!("nothing logged: {stderr}"));
+    let message = line
+        .split_once("the plugin finds the config malformed: ")
+        .unwrap()
+        .1
+        .split_once(" plugin=hostile")
+        .unwrap_or_else(|| panic!("no plugin field: {line}"))
+        .0;
+    let kept = message
+        .strip_suffix('…')
+        .unwrap_or_else(|| panic!("the message was not cut: {line}"));
+    assert!(kept.starts_with("[redacted]"), "{kept}");
+    assert!(
+        !kept.contains(&ms[..21]),
+        "a value in the kept part: {kept}"
+    );
+    assert!(kept.chars().count() <= 512, "{}", kept.chars().count());
+    assert!(
+        line.contains("pointer=/[redacted]"),
+        "the pointer is not redacted: {line}"
+    );
+    for leak in [SECRET, &SECRET[..8], &ms[..21]] {
+        assert!(!stderr.contains(leak), "`{leak}` in {stderr}");
+    }
 }
 
 /// Log text without its colours (the log writes ANSI escapes even when
@@ -655,4 +692,216 @@ fn sandbox_host_logs_hold_no_secret() {
         !stderr.contains(SECRET),
         "a secret reached the log: {stderr}"
     );
+}
+
+/// A plugin log line is kept (redacted) up to 4096 bytes and dropped whole
+/// beyond: the `LogConfig` mode logs `config: <config text>; password:
+/// <password as {:?}>`, sized here to the byte by the password's length.
+#[test]
+fn sandbox_plugin_log_lines_over_4_kib_are_dropped_whole() {
+    let om = om_with_hostile().with("OM_SECRETS_LOG", "warn");
+    let password = "s3cr3t-in-a-long-line";
+    let line_len = |note: &str| {
+        let doc = json!({"type": "LogConfig", "password": password, "note": note});
+        format!("config: {doc}; password: {password:?}").len()
+    };
+    let base = line_len("");
+    for len in [4095, 4096, 4097, 5000] {
+        let note = format!("n0te{}", "e".repeat(len - base - 4));
+        assert_eq!(line_len(&note), len);
+        let doc = json!({"type": "LogConfig", "password": password, "note": note});
+        let r = run(&om, "fields", &["--service-type", "hostile"], &doc);
+        assert_eq!(r.json()[0]["pointer"], "/password", "{len}");
+        let stderr = without_ansi(&r.stderr);
+        let kept: Vec<&str> = stderr.lines().filter(|l| l.contains("config: ")).collect();
+        let dropped: Vec<&str> = stderr
+            .lines()
+            .filter(|l| {
+                l.contains(&format!(
+                    "[log line of {len} bytes dropped: over the 4096-byte limit]"
+                ))
+            })
+            .collect();
+        if len <= 4096 {
+            assert_eq!(kept.len(), 1, "{len}: {stderr}");
+            assert!(
+                kept[0].contains(
+                    r#"config: {"type":"[redacted]","password":"[redacted]","note":"[redacted]"}; password: "[redacted]""#
+                ),
+                "{len}: {}",
+                kept[0]
+            );
+            assert!(dropped.is_empty(), "{len}: {stderr}");
+        } else {
+            assert!(
+                kept.is_empty(),
+                "{len}: a line over 4 KiB was kept: {stderr}"
+            );
+            assert_eq!(dropped.len(), 1, "{len}: {stderr}");
+        }
+        for leak in [password, &note[..16]] {
+            assert!(!stderr.contains(leak), "{len}: {stderr}");
+        }
+    }
+}
+
+/// A component of exactly 32 MiB loads (a valid component padded with a
+/// custom section); one byte more is refused by size, before it is parsed.
+#[test]
+fn sandbox_components_over_32_mib_are_refused() {
+    use om_secrets::plugin::sandbox::MAX_COMPONENT_BYTES;
+    use om_secrets::plugin::{Limits, Refusal, Sandbox};
+    assert_eq!(MAX_COMPONENT_BYTES, 32 << 20);
+    let good = crate::plugins_fixtures::fixture_bytes("hostile");
+    // `good` followed by one custom section (id 0, LEB128 size, name) making
+    // the whole file `total` bytes long.
+    let padded = |total: usize| {
+        let name = b"pad";
+        let mut body_len = total - good.len() - 1 - 5;
+        let mut v = good.clone();
+        v.push(0);
+        // A fixed 5-byte LEB128, so the size field's length never varies.
+        let mut n = body_len as u32;
+        for i in 0..5 {
+            let mut b = (n & 0x7f) as u8;
+            n >>= 7;
+            if i < 4 {
+                b |= 0x80;
+            }
+            v.push(b);
+        }
+        v.push(name.len() as u8);
+        v.extend_from_slice(name);
+        body_len -= 1 + name.len();
+        v.resize(v.len() + body_len, 0);
+        assert_eq!(v.len(), total);
+        v
+    };
+    let sandbox = Sandbox::new(Limits::default()).unwrap();
+    let at_cap = padded(MAX_COMPONENT_BYTES);
+    let plugin = sandbox
+        .load(&at_cap, "at-cap.wasm", None)
+        .expect("a component of exactly 32 MiB loads");
+    assert_eq!(plugin.info.name, "hostile");
+    let over = padded(MAX_COMPONENT_BYTES + 1);
+    match sandbox.load(&over, "over.wasm", None) {
+        Err(PluginFailure::Refused(Refusal::TooLarge { bytes, limit })) => {
+            assert_eq!(
+                (bytes, limit),
+                (MAX_COMPONENT_BYTES + 1, MAX_COMPONENT_BYTES)
+            );
+        }
+        Err(other) => panic!("expected a size refusal, got {other:?}"),
+        Ok(_) => panic!("a component over 32 MiB loaded"),
+    }
+}
+
+/// Nothing logged at `trace` holds a secret when things fail: a plugin that
+/// fails (panic, lying answer, malformed-config message quoting it) on
+/// `seal` and `mask`, and input errors of the built-in plugin; and in `db`
+/// mode, over a whole seal, mask, merge and reveal.
+#[test]
+fn sandbox_host_logs_hold_no_secret_on_failures_and_in_db_mode() {
+    let om = om_with_hostile().with("OM_SECRETS_LOG", "trace");
+    let mut stderr = String::new();
+    let mut failures = 0;
+    for mode in [
+        "Panic",
+        "SegmentsLie",
+        "PointerObject",
+        "LeakPointer",
+        "Malformed",
+        "Duplicate",
+    ] {
+        for (op, extra) in [
+            (
+                "seal",
+                &["--service-type", "hostile", "--name", "victim"][..],
+            ),
+            ("mask", &["--service-type", "hostile"][..]),
+        ] {
+            let r = run(&om, op, extra, &config(mode));
+            stderr += r.err();
+            failures += 1;
+        }
+    }
+    // The built-in plugin: a mask beside the secret, a reference to another
+    // entity's secret beside it, a secret in a number-typed field's place,
+    // JSON cut short after the secret.
+    let db = ["--service-type", "database", "--name", "db1"];
+    for doc in [
+        json!({"type": "Mysql", "authType": {"password": SECRET}, "sslConfig": {"sslKey": "*********"}}).to_string(),
+        json!({"type": "Mysql", "authType": {"password": SECRET},
+               "connectionOptions": {"apiToken": "secret:/openmetadata/database/other/authtype/password"}}).to_string(),
+        json!({"type": "Mysql", "authType": {"password": 5}, "connectionOptions": {"token": SECRET}}).to_string(),
+        format!("{{\"type\": \"Mysql\", \"authType\": {{\"password\": \"{SECRET}\""),
+    ] {
+        let a = args(&om, "seal", &db);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let r = om.run(&a, &doc);
+        stderr += r.err();
+        failures += 1;
+    }
+    assert!(
+        om.store_ids().is_empty(),
+        "a failed seal wrote: {:?}",
+        om.store_ids()
+    );
+    assert_eq!(failures, 16);
+
+    // db mode: the values themselves are encrypted in place.
+    let db_om = Om::new()
+        .with("SECRET_MANAGER", "db")
+        .with("OM_SECRETS_LOG", "trace");
+    let mysql = json!({"type": "Mysql", "username": "u", "authType": {"password": SECRET},
+                       "connectionOptions": {"apiToken": SECRET}, "hostPort": "h:1"});
+    let r = db_om.run(
+        &["seal", "--service-type", "database", "--name", "s"],
+        &mysql.to_string(),
+    );
+    let sealed = r.json();
+    stderr += &r.stderr;
+    let r = db_om.run(&["mask", "--service-type", "database"], &sealed.to_string());
+    r.json();
+    stderr += &r.stderr;
+    let stored = db_om.home.path().join("stored.json");
+    std::fs::write(&stored, sealed.to_string()).unwrap();
+    let mut incoming = r.json();
+    incoming["username"] = json!("u2");
+    let r = db_om.run(
+        &[
+            "merge",
+            "--service-type",
+            "database",
+            "--stored",
+            stored.to_str().unwrap(),
+        ],
+        &incoming.to_string(),
+    );
+    let merged = r.json();
+    stderr += &r.stderr;
+    let r = db_om.run(
+        &["reveal", "--service-type", "database", "--name", "s"],
+        &merged.to_string(),
+    );
+    assert_eq!(r.json()["authType"]["password"], SECRET);
+    stderr += &r.stderr;
+    // A changed key: reveal fails, naming the field.
+    let other_key = Om::new()
+        .with("SECRET_MANAGER", "db")
+        .with("FERNET_KEY", "jJ/9sz0g0OHxsfxOoSfdFdmk3ysNmPRnH3TUAbz3IHA=")
+        .with("OM_SECRETS_LOG", "trace");
+    let r = other_key.run(
+        &["reveal", "--service-type", "database", "--name", "s"],
+        &sealed.to_string(),
+    );
+    stderr += r.err();
+
+    assert!(
+        stderr.contains("TRACE") || stderr.contains("DEBUG"),
+        "trace logging produced nothing: {stderr}"
+    );
+    for leak in [SECRET, &SECRET[..10], &SECRET[SECRET.len() - 10..]] {
+        assert!(!stderr.contains(leak), "`{leak}` reached the log: {stderr}");
+    }
 }
