@@ -319,6 +319,20 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
         assert!(!err.contains("hunter2"), "an error echoed a secret: {err}");
         assert!(om.store_ids().is_empty(), "a failed seal wrote the store");
     }
+    // Usage errors are clap's (exit status 2, usage on stderr); every other
+    // error is exit status 1 (`Run::err`).
+    for args in [
+        &["seal", "--no-such-option"][..],
+        &["no-such-command"][..],
+        &["seal", "--service-type"][..],
+    ] {
+        let r = om.run(args, "{}");
+        assert!(
+            r.usage_err().starts_with("error: "),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
     // An unknown config key is refused, naming it.
     std::fs::write(
         om.home.path().join("bad.yaml"),

@@ -528,7 +528,11 @@ fn every_ingestion_pipeline_type_of_the_manifest_round_trips() {
 fn the_target_must_be_named_once() {
     let om = Om::new();
     let r = om.run(&["seal", "--bot", "a", "--pipeline", "b"], "{}");
-    assert!(r.err().contains("cannot be used with"), "{}", r.stderr);
+    assert!(
+        r.usage_err().contains("cannot be used with"),
+        "{}",
+        r.stderr
+    );
     let r = om.run(&["seal"], "{}");
     assert!(r.err().contains("--service-type"), "{}", r.stderr);
 }

@@ -71,8 +71,24 @@ impl Run {
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
     }
 
+    /// An error as the README promises it: exit status 1, nothing on
+    /// stdout; the error text (stderr) for the caller to check.
     pub fn err(&self) -> &str {
-        assert_ne!(self.code, 0, "expected a failure, got: {}", self.stdout);
+        self.failed_with(1)
+    }
+
+    /// A command-line usage error (unknown option, missing argument): clap's
+    /// exit status 2, nothing on stdout.
+    pub fn usage_err(&self) -> &str {
+        self.failed_with(2)
+    }
+
+    fn failed_with(&self, code: i32) -> &str {
+        assert_eq!(
+            self.code, code,
+            "expected exit status {code}; stdout: {}; stderr: {}",
+            self.stdout, self.stderr
+        );
         assert!(
             self.stdout.is_empty(),
             "a failure printed to stdout: {}",
