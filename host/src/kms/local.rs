@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -32,7 +33,7 @@ use crate::files;
 
 const NAME: &str = "local";
 
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
 struct StoreFile {
     format: u32,
@@ -45,6 +46,41 @@ pub struct LocalStore {
     dir: PathBuf,
     key: FernetKeys,
     writes: AtomicUsize,
+    parses: AtomicUsize,
+    /// The file as last read or written, and what it looked like on disk
+    /// then: a read whose file still looks the same needs no parse (a seal
+    /// of thousands of fields reads the store once per field).
+    cache: Mutex<Option<(Stamp, Arc<StoreFile>)>>,
+}
+
+/// What identifies one version of the store file: every write renames a new
+/// file into place, so its inode, times and size change.
+#[derive(Clone, PartialEq, Eq, Debug)]
+struct Stamp(Vec<u128>);
+
+fn stamp(meta: &fs::Metadata) -> Stamp {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Stamp(vec![
+            u128::from(meta.dev()),
+            u128::from(meta.ino()),
+            u128::from(meta.len()),
+            meta.mtime() as u128,
+            meta.mtime_nsec() as u128,
+            meta.ctime() as u128,
+            meta.ctime_nsec() as u128,
+        ])
+    }
+    #[cfg(not(unix))]
+    {
+        let t = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        Stamp(vec![u128::from(meta.len()), t])
+    }
 }
 
 fn err(kind: KmsErrorKind, id: Option<&str>, message: impl Into<String>) -> KmsError {
@@ -82,6 +118,8 @@ impl LocalStore {
             dir,
             key,
             writes: AtomicUsize::new(0),
+            parses: AtomicUsize::new(0),
+            cache: Mutex::new(None),
         })
     }
 
@@ -89,6 +127,11 @@ impl LocalStore {
     /// file, sync, rename, directory sync).
     pub fn durable_writes(&self) -> usize {
         self.writes.load(Ordering::SeqCst)
+    }
+
+    /// How many times the store file was read and parsed.
+    pub fn parses(&self) -> usize {
+        self.parses.load(Ordering::SeqCst)
     }
 
     fn file(&self) -> PathBuf {
@@ -103,29 +146,49 @@ impl LocalStore {
         Ok(f) // unlocked on drop
     }
 
-    fn read(&self) -> Result<StoreFile, KmsError> {
+    /// The store file (under a lock held by the caller): parsed again only
+    /// when the file on disk changed since it was last read or written.
+    fn read(&self) -> Result<Arc<StoreFile>, KmsError> {
         let path = self.file();
-        match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                err(
-                    KmsErrorKind::Corrupt,
-                    None,
-                    format!("{} is not a valid store file: {e}", path.display()),
-                )
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(StoreFile {
-                format: 1,
-                ..Default::default()
-            }),
-            Err(e) => Err(io_err(&path, e)),
+        let meta = match fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Arc::new(StoreFile {
+                    format: 1,
+                    ..Default::default()
+                }));
+            }
+            Err(e) => return Err(io_err(&path, e)),
+        };
+        let now = stamp(&meta);
+        if let Some((at, data)) = &*self.cache.lock().unwrap()
+            && *at == now
+        {
+            return Ok(data.clone());
         }
+        let bytes = fs::read(&path).map_err(|e| io_err(&path, e))?;
+        self.parses.fetch_add(1, Ordering::SeqCst);
+        let data: StoreFile = serde_json::from_slice(&bytes).map_err(|e| {
+            err(
+                KmsErrorKind::Corrupt,
+                None,
+                format!("{} is not a valid store file: {e}", path.display()),
+            )
+        })?;
+        let data = Arc::new(data);
+        *self.cache.lock().unwrap() = Some((now, data.clone()));
+        Ok(data)
     }
 
-    fn write(&self, data: &StoreFile) -> Result<(), KmsError> {
+    fn write(&self, data: StoreFile) -> Result<(), KmsError> {
         let path = self.file();
-        let bytes = serde_json::to_vec_pretty(data).expect("store serialises");
+        let bytes = serde_json::to_vec_pretty(&data).expect("store serialises");
+        *self.cache.lock().unwrap() = None;
         files::replace_private_file(&path, &bytes).map_err(|e| io_err(&path, e))?;
         self.writes.fetch_add(1, Ordering::SeqCst);
+        if let Ok(meta) = fs::metadata(&path) {
+            *self.cache.lock().unwrap() = Some((stamp(&meta), Arc::new(data)));
+        }
         Ok(())
     }
 
@@ -172,14 +235,14 @@ impl LocalStore {
             self.validate(id)?;
         }
         let _l = self.lock(true)?;
-        let mut data = self.read()?;
+        let mut data = StoreFile::clone(&*self.read()?);
         let (changed, existed) = self.apply_to(&mut data, changes);
         if changed {
             // Under the exclusive lock no other writer is mid-write: any temp
             // file beside the store file was left by a crash.
             let file = self.file();
             files::remove_stale_temps(&file).map_err(|e| io_err(&file, e))?;
-            self.write(&data)?;
+            self.write(data)?;
         }
         Ok(existed)
     }
@@ -187,7 +250,7 @@ impl LocalStore {
     /// Every id in the store, sorted (for tests, `status` and migration).
     pub fn ids(&self) -> Result<Vec<String>, KmsError> {
         let _l = self.lock(false)?;
-        Ok(self.read()?.secrets.into_keys().collect())
+        Ok(self.read()?.secrets.keys().cloned().collect())
     }
 }
 
@@ -379,6 +442,33 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert!(names.iter().all(|n| !n.contains("tmp")), "{names:?}");
+    }
+
+    /// Reads of a store that did not change parse it once, not per read
+    /// (a seal of 6,000 fields reads it 6,000 times); a change written by
+    /// another instance (another process) is seen at once.
+    #[tokio::test]
+    async fn reads_parse_the_file_only_when_it_changed() {
+        let home = tempfile::tempdir().unwrap();
+        let a = LocalStore::open(home.path()).unwrap();
+        let changes: Vec<Change> = (0..200).map(|i| put(&format!("/o/k{i}"), "v")).collect();
+        a.apply(&changes).await.unwrap();
+        let b = LocalStore::open(home.path()).unwrap();
+        for i in 0..200 {
+            assert!(a.get(&format!("/o/k{i}")).await.unwrap().is_some());
+            assert!(b.get(&format!("/o/k{i}")).await.unwrap().is_some());
+        }
+        assert_eq!((a.parses(), b.parses()), (0, 1));
+        b.put("/o/k0", "changed by b").await.unwrap();
+        assert_eq!(
+            a.get("/o/k0").await.unwrap().unwrap().as_str(),
+            "changed by b"
+        );
+        assert_eq!(a.parses(), 1);
+        a.delete("/o/k1").await.unwrap();
+        assert!(b.get("/o/k1").await.unwrap().is_none());
+        assert_eq!(a.list("/o/").await.unwrap().len(), 199);
+        assert_eq!((a.parses(), b.parses()), (1, 2));
     }
 
     #[tokio::test]
