@@ -47,8 +47,13 @@ for t in "${targets[@]}"; do
     mkdir -p "corpus/$t"
     echo "== fuzz $t for ${secs}s"
     # corpus/<t> grows (gitignored); seeds/<t> and regressions/<t> are read only.
-    dirs=("corpus/$t" "seeds/$t")
-    [ -d "regressions/$t" ] && dirs+=("regressions/$t")
+    for d in "seeds/$t" "regressions/$t"; do
+        if [ ! -d "$d" ] || [ -z "$(ls -A "$d")" ]; then
+            echo "fuzz target $t: $d is missing or empty (every target has seeds and regressions)" >&2
+            exit 1
+        fi
+    done
+    dirs=("corpus/$t" "seeds/$t" "regressions/$t")
     log="$(mktemp)"
     status=0
     cargo fuzz run "${profile[@]}" --sanitizer "$sanitizer" "$t" "${dirs[@]}" -- \

@@ -9,6 +9,8 @@
 use std::sync::Arc;
 
 use om_secrets::fernet::FernetKeys;
+use om_secrets::kms::SecretStore;
+use om_secrets::kms::memory::MemoryStore;
 use om_secrets::ops::Backend;
 use om_secrets::plugin::check::{self, Treatment, tokens};
 use om_secrets::plugin::{Limits, Plugins, Sandbox};
@@ -191,19 +193,41 @@ pub fn secret_id(data: &[u8]) {
     }
 }
 
+fn manager(backend: Backend) -> SecretsManager {
+    let sandbox = Sandbox::new(Limits::default()).unwrap();
+    let mut plugins = Plugins::new();
+    let (_, bytes) = om_secrets::plugin::registry::builtin()
+        .iter()
+        .find(|(n, _)| *n == "database")
+        .unwrap();
+    plugins
+        .add_bytes(&sandbox, None, bytes, "builtin:database")
+        .unwrap();
+    SecretsManager::new(
+        backend,
+        FernetKeys::parse(KEY).unwrap(),
+        IdBuilder::new("", "openmetadata"),
+        Arc::new(plugins),
+    )
+}
+
+struct Managers {
+    db: SecretsManager,
+    managed: SecretsManager,
+    /// The managed manager's store (in memory), to look inside.
+    store: Arc<MemoryStore>,
+    rt: tokio::runtime::Runtime,
+}
+
 thread_local! {
-    static MANAGER: (SecretsManager, tokio::runtime::Runtime) = {
-        let sandbox = Sandbox::new(Limits::default()).unwrap();
-        let mut plugins = Plugins::new();
-        let (_, bytes) = om_secrets::plugin::registry::builtin().iter().find(|(n, _)| *n == "database").unwrap();
-        plugins.add_bytes(&sandbox, None, bytes, "builtin:database").unwrap();
-        let manager = SecretsManager::new(
-            Backend::Db,
-            FernetKeys::parse(KEY).unwrap(),
-            IdBuilder::new("", "openmetadata"),
-            Arc::new(plugins),
-        );
-        (manager, tokio::runtime::Builder::new_current_thread().build().unwrap())
+    static MANAGERS: Managers = {
+        let store = Arc::new(MemoryStore::new());
+        Managers {
+            db: manager(Backend::Db),
+            managed: manager(Backend::Managed(store.clone())),
+            store,
+            rt: tokio::runtime::Builder::new_current_thread().build().unwrap(),
+        }
     };
 }
 
@@ -216,24 +240,58 @@ fn strings(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// A refused `seal` of a config whose fields were found: an input error,
+/// never a panic, a plugin, store or configuration failure. It names a
+/// pointer of the document: a mask, a structured value in a secret field, a
+/// token that does not open (at a discovered field holding `fernet:…`), a
+/// reference that is missing or another entity's (managed mode).
+fn assert_input_error(e: &om_secrets::Error, doc: &Value, fields: &[om_secrets::ops::Field]) {
+    use om_secrets::Error;
+    use om_secrets::fernet::FernetError;
+    let is_field = |p: &str| fields.iter().any(|f| f.pointer == p);
+    match e {
+        Error::Input {
+            pointer: Some(p), ..
+        } => assert!(doc.pointer(p).is_some(), "{e}: no `{p}` in {doc}"),
+        Error::Fernet(FernetError::Decrypt { pointer: Some(p) })
+        | Error::Fernet(FernetError::NotText { pointer: Some(p) }) => {
+            assert!(is_field(p), "{e}: `{p}` is not a field");
+            let held = doc.pointer(p).and_then(Value::as_str).unwrap_or("");
+            assert!(held.starts_with("fernet:"), "{e}: `{p}` holds no token");
+        }
+        Error::MissingSecret { pointer, .. } => {
+            assert!(is_field(pointer), "{e}: `{pointer}` is not a field")
+        }
+        other => panic!("seal refused a config whose fields were found with {other:?}"),
+    }
+}
+
 /// **The CLI's JSON input path.** Bytes as the CLI reads stdin (parsed with
-/// serde_json), then through the real sandboxed `database` plugin in `db`
-/// mode: `fields`, `mask`, `seal` and `reveal` never panic; a masked view holds
-/// no token, reference or discovered value; a sealed config holds every
-/// secret field sealed; and revealing it gives the input back.
+/// serde_json), then through the real sandboxed `database` plugin, in `db`
+/// mode and in managed mode (an in-memory store): `fields`, `mask`, `seal`
+/// and `reveal` never panic; a masked view holds no token, reference or
+/// discovered value; a refused seal is an input error naming a pointer of
+/// the document; a sealed config holds every secret field sealed (in managed
+/// mode, its value in the store under the field's id); and revealing it
+/// gives the input back.
 pub fn cli_json(data: &[u8]) {
     let Ok(doc) = serde_json::from_slice::<Value>(data) else {
         return;
     };
-    MANAGER.with(|(m, rt)| {
+    MANAGERS.with(|ms| {
         let subject = Subject::service("database", Some("fuzz")).unwrap();
-        let Ok(fields) = m.fields(&subject, &doc) else {
+        let Ok(fields) = ms.db.fields(&subject, &doc) else {
             // Refused (not a database config, a plugin refusal…): every
             // operation must refuse it too.
-            assert!(m.mask(&subject, &doc).is_err());
+            assert!(ms.db.mask(&subject, &doc).is_err());
+            assert!(ms.rt.block_on(ms.db.seal(&subject, &doc)).is_err());
+            assert!(ms.rt.block_on(ms.managed.seal(&subject, &doc)).is_err());
             return;
         };
-        let masked = m.mask(&subject, &doc).expect("fields worked, mask failed");
+        let masked = ms
+            .db
+            .mask(&subject, &doc)
+            .expect("fields worked, mask failed");
         let mut all = Vec::new();
         strings(&masked, &mut all);
         assert!(
@@ -249,30 +307,70 @@ pub fn cli_json(data: &[u8]) {
                 f.pointer
             );
         }
-        let Ok(sealed) = rt.block_on(m.seal(&subject, &doc)) else {
-            return;
-        };
-        for f in fields.iter().filter(|f| f.treatment == Treatment::Secret) {
-            if let Some(Value::String(s)) = doc.pointer(&f.pointer)
-                && !s.is_empty()
-            {
-                let out = sealed
-                    .pointer(&f.pointer)
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                assert!(out.starts_with("fernet:"), "{} not sealed", f.pointer);
-            }
-        }
         let mut inputs = Vec::new();
         strings(&doc, &mut inputs);
-        if inputs
+        let plain_input = inputs
             .iter()
-            .all(|s| !s.starts_with("fernet:") && !s.starts_with("secret:") && s != MASK)
-        {
-            let revealed = rt
-                .block_on(m.reveal(&subject, &sealed, false))
-                .expect("cannot reveal what was sealed");
-            assert_eq!(revealed, doc, "reveal(seal(x)) != x");
+            .all(|s| !s.starts_with("fernet:") && !s.starts_with("secret:") && s != MASK);
+        for (managed, m) in [(false, &ms.db), (true, &ms.managed)] {
+            let sealed = match ms.rt.block_on(m.seal(&subject, &doc)) {
+                Ok(sealed) => sealed,
+                Err(e) => {
+                    assert_input_error(&e, &doc, &fields);
+                    // A plain document with no mask and only string or null
+                    // secrets is always sealed.
+                    let structured = fields.iter().any(|f| {
+                        matches!(
+                            doc.pointer(&f.pointer),
+                            Some(Value::Object(_) | Value::Array(_))
+                        )
+                    });
+                    assert!(
+                        !plain_input || structured,
+                        "managed={managed}: a plain config was refused: {e}"
+                    );
+                    continue;
+                }
+            };
+            // The string "null" is how OpenMetadata wrote a cleared secret:
+            // it is sealed (and so revealed) as null.
+            let mut expected = doc.clone();
+            for f in fields.iter().filter(|f| f.treatment == Treatment::Secret) {
+                if doc.pointer(&f.pointer) == Some(&Value::String("null".into())) {
+                    assert_eq!(sealed.pointer(&f.pointer), Some(&Value::Null));
+                    *expected.pointer_mut(&f.pointer).unwrap() = Value::Null;
+                    continue;
+                }
+                if let Some(Value::String(s)) = doc.pointer(&f.pointer)
+                    && !s.is_empty()
+                {
+                    let out = sealed
+                        .pointer(&f.pointer)
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    assert!(out.starts_with("fernet:"), "{} not sealed", f.pointer);
+                    if managed && plain_input {
+                        let held = ms.rt.block_on(ms.store.get(&f.secret_id)).unwrap();
+                        assert_eq!(
+                            held.as_deref().map(String::as_str),
+                            Some(s.as_str()),
+                            "{} not in the store under {}",
+                            f.pointer,
+                            f.secret_id
+                        );
+                    }
+                }
+            }
+            if plain_input {
+                let revealed = ms
+                    .rt
+                    .block_on(m.reveal(&subject, &sealed, false))
+                    .expect("cannot reveal what was sealed");
+                assert_eq!(
+                    revealed, expected,
+                    "managed={managed}: reveal(seal(x)) != x"
+                );
+            }
         }
     });
 }
