@@ -117,6 +117,105 @@ fn store(path: &Path, art: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    /// A small real component (the built-in `bot` plugin) and an engine.
+    fn component() -> (Engine, &'static [u8], String) {
+        let (_, bytes) = crate::plugin::registry::builtin()
+            .iter()
+            .min_by_key(|(_, b)| b.len())
+            .unwrap();
+        let sha = hex::encode(Sha256::digest(bytes));
+        (Engine::default(), bytes, sha)
+    }
+
+    #[test]
+    fn a_cold_cache_compiles_stores_and_then_loads_the_entry() {
+        let t = tempfile::tempdir().unwrap();
+        let cache = ComponentCache::new(t.path().join("components"));
+        let (engine, bytes, sha) = component();
+        let path = cache.entry(&engine, &sha);
+        assert!(!path.exists());
+        cache.load(&engine, bytes, &sha).unwrap();
+        let art = fs::read(&path).expect("the compiled entry was stored");
+        assert_eq!(
+            fs::read_to_string(digest_path(&path)).unwrap(),
+            hex::encode(Sha256::digest(&art))
+        );
+        assert!(load_verified(&engine, &path).is_some());
+        // A hit reads the entry: with other bytes under the same digest (a
+        // lie no caller tells) the stored component still comes back.
+        cache.load(&engine, b"not a component", &sha).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), art, "a hit rewrote the entry");
+    }
+
+    #[test]
+    fn the_digest_is_checked_before_compiled_code_is_loaded() {
+        let t = tempfile::tempdir().unwrap();
+        let cache = ComponentCache::new(t.path().join("components"));
+        let (engine, bytes, sha) = component();
+        let path = cache.entry(&engine, &sha);
+        cache.load(&engine, bytes, &sha).unwrap();
+        let art = fs::read(&path).unwrap();
+        // The artifact itself is loadable: only the recorded digest differs.
+        assert!(deserialize(&engine, &art).is_some());
+        for digest in [
+            "0".repeat(64),
+            String::new(),
+            hex::encode(Sha256::digest(b"x")),
+        ] {
+            fs::write(digest_path(&path), &digest).unwrap();
+            assert!(
+                load_verified(&engine, &path).is_none(),
+                "loaded code whose digest is {digest:?}"
+            );
+        }
+        fs::remove_file(digest_path(&path)).unwrap();
+        assert!(
+            load_verified(&engine, &path).is_none(),
+            "loaded code without a digest"
+        );
+    }
+
+    #[test]
+    fn a_bad_entry_is_recompiled_and_replaced() {
+        let t = tempfile::tempdir().unwrap();
+        let cache = ComponentCache::new(t.path().join("components"));
+        let (engine, bytes, sha) = component();
+        let path = cache.entry(&engine, &sha);
+        cache.load(&engine, bytes, &sha).unwrap();
+        let good = fs::read(&path).unwrap();
+        let flipped = {
+            let mut v = good.clone();
+            let at = v.len() / 2;
+            v[at] ^= 0xff;
+            v
+        };
+        for (what, art) in [
+            ("altered", flipped),
+            ("truncated", good[..good.len() / 3].to_vec()),
+            ("empty", Vec::new()),
+        ] {
+            fs::write(&path, &art).unwrap();
+            assert!(load_verified(&engine, &path).is_none(), "{what}");
+            // Recompiled from the plugin's bytes, and stored again.
+            cache.load(&engine, bytes, &sha).unwrap();
+            let now = fs::read(&path).unwrap();
+            assert_ne!(now, art, "{what}: not replaced");
+            assert_eq!(
+                fs::read_to_string(digest_path(&path)).unwrap(),
+                hex::encode(Sha256::digest(&now)),
+                "{what}"
+            );
+            assert!(load_verified(&engine, &path).is_some(), "{what}");
+        }
+        // A bad entry with bytes that are no component either: an error, not
+        // the stale code.
+        fs::write(&path, b"garbage").unwrap();
+        assert!(matches!(
+            cache.load(&engine, b"not a component", &sha),
+            Err(PluginFailure::Refused(Refusal::Invalid(_)))
+        ));
+    }
+
     #[test]
     #[cfg(unix)]
     fn entries_are_private_and_leave_no_temp_files() {
