@@ -727,7 +727,7 @@ def ingestion_entity(schema: Schema) -> Entity:
         fail(f"pipeline types {sorted(groups)}, expected {sorted(EXPECTED_PIPELINE_TYPES)}")
     # The models' default `type` of a config that omits it, where a property
     # tells the model: only DbtPipeline has dbtConfigSource (its type defaults
-    # to DBT). The host applies it (ops/subject.rs).
+    # to DBT). Checked here because the host relies on it (ops/subject.rs).
     with_dbt = [r for rs in groups.values() for r, _ in rs if any(f.name == "dbtConfigSource" for f in schema.model(r).fields)]
     if with_dbt != [DBT_PIPELINE] or field_of(schema, DBT_PIPELINE, "type").default != "DBT":
         fail(f"dbtConfigSource is in {with_dbt}, expected only DbtPipeline (default type DBT)")
@@ -1614,8 +1614,8 @@ def generate(wheel_path: str, log) -> dict[str, str]:
                 f"# The config is `{ent.config_pointer}` of {ent.document};",
                 f"# the host routes on its `{ent.type_key}`. Paths are relative to that object.",
             ] + ([
-                "# A config without `type` that has dbtConfigSource is a DbtPipeline, whose `type`",
-                "# defaults to DBT: the host routes it to [DBT].",
+                "# A config without `type` that has dbtConfigSource is a DbtPipeline (the only model",
+                "# with it), whose `type` defaults to DBT: its section is [DBT].",
             ] if ent.name == "ingestion" else []) + [
             ]
         for c in sorted((by_ref[r] for r in need), key=lambda c: c.ctype):
