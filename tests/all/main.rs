@@ -20,3 +20,4 @@ mod plugins;
 mod plugins_fixtures;
 mod sandbox;
 mod sandbox_fuzz;
+mod store_safety;
