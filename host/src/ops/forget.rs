@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::{Backend, SecretsManager, Subject};
 use crate::Result;
+use crate::kms::Change;
 use crate::plugin::check::Treatment;
 
 impl SecretsManager {
@@ -28,25 +29,29 @@ impl SecretsManager {
             return Ok(Vec::new());
         };
         let scope = self.scope(subject);
-        let mut ids: BTreeSet<String> = fields
+        let candidates: BTreeSet<String> = fields
             .into_iter()
             .filter(|f| f.treatment == Treatment::Secret)
             .map(|f| f.secret_id)
+            .chain(self.own_references(subject, stored).await?)
             .collect();
-        ids.extend(self.own_references(subject, stored).await?);
-        ids.extend(
-            store
-                .list(&scope.root)
-                .await?
-                .into_iter()
-                .filter(|id| scope.contains(id)),
-        );
-        let mut deleted = Vec::new();
-        for id in ids {
-            if store.delete(&id).await? {
-                deleted.push(id);
+        // What exists: every id the store lists in the scope (a listing may
+        // lag behind a write on AWS, so named ids are also asked for).
+        let mut existing: BTreeSet<String> = store
+            .list(&scope.root)
+            .await?
+            .into_iter()
+            .filter(|id| scope.contains(id))
+            .collect();
+        for id in candidates.difference(&existing.clone()) {
+            if store.get(id).await?.is_some() {
+                existing.insert(id.clone());
             }
         }
+        // One batch: a single durable write on the local store.
+        let changes: Vec<Change> = existing.iter().cloned().map(Change::Delete).collect();
+        store.apply(&changes).await.map_err(|(_, e)| e)?;
+        let deleted: Vec<String> = existing.into_iter().collect();
         Ok(deleted)
     }
 }

@@ -319,9 +319,10 @@ impl SecretsManager {
     }
 
     /// Check a `secret:<id>` reference held at `pointer`, and return the id
-    /// to read: the store's canonical form of it (see
-    /// [`SecretStore::canonical`]), so that no alias, encoding or ARN can
-    /// name another id than the one checked.
+    /// to read: in om-secrets' namespace, the store's canonical form of it
+    /// (see [`SecretStore::canonical`]), so that no alias, encoding or ARN
+    /// can name another id than the one checked; outside it, the reference as
+    /// the user wrote it (an SSM `name:3` selector, another account's ARN).
     ///
     /// In managed mode the deployment's id namespace (`/<prefix>/<cluster>/…`)
     /// belongs to om-secrets: a reference into it must stay within the
@@ -342,7 +343,7 @@ impl SecretsManager {
             None => id.to_string(),
         };
         if !matches!(self.backend, Backend::Managed(_)) || !self.ids.owns(&canonical) {
-            return Ok(canonical);
+            return Ok(id.to_string());
         }
         if subject.name.is_none() {
             return Err(Error::input(
