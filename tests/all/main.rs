@@ -4,6 +4,7 @@
 
 mod util;
 
+mod cache;
 mod cli;
 mod connectors;
 mod entities;
