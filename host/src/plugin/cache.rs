@@ -175,6 +175,44 @@ mod tests {
         );
     }
 
+    /// The loaders of one test process (and of parallel processes) store the
+    /// same entry at once: each writes a temp file of its own, so every load
+    /// succeeds and the entry is whole (once, two threads shared one temp
+    /// file name per process and could rename each other's half-written file).
+    #[test]
+    fn concurrent_loads_of_one_entry_store_it_whole() {
+        let t = tempfile::tempdir().unwrap();
+        let cache = ComponentCache::new(t.path().join("components"));
+        let (engine, bytes, sha) = component();
+        let path = cache.entry(&engine, &sha);
+        for _ in 0..3 {
+            let _ = fs::remove_file(&path);
+            let _ = fs::remove_file(digest_path(&path));
+            let art = Component::new(&engine, bytes).unwrap().serialize().unwrap();
+            std::thread::scope(|s| {
+                for i in 0..6 {
+                    if i % 2 == 0 {
+                        s.spawn(|| cache.load(&engine, bytes, &sha).unwrap());
+                    } else {
+                        // A store that fails is only a warning in `load`:
+                        // asked directly, none may fail.
+                        s.spawn(|| {
+                            for _ in 0..10 {
+                                store(&path, &art).unwrap();
+                            }
+                        });
+                    }
+                }
+            });
+            assert!(load_verified(&engine, &path).is_some());
+            let names: Vec<_> = fs::read_dir(path.parent().unwrap())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(names.len(), 2, "temp files left: {names:?}");
+        }
+    }
+
     #[test]
     fn a_bad_entry_is_recompiled_and_replaced() {
         let t = tempfile::tempdir().unwrap();
