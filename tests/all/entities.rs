@@ -215,6 +215,44 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 }
 
 #[test]
+fn a_pipeline_config_without_type_but_with_dbt_is_a_dbt_pipeline() {
+    // Documents written before `type` was set: the models' default for the
+    // one pipeline model with dbtConfigSource (DbtPipeline) is DBT.
+    let om = Om::new();
+    let pipeline = json!({"name": "old-dbt", "sourceConfig": {"config": {"dbtConfigSource": {
+        "dbtConfigType": "cloud", "dbtCloudAuthToken": "old-dbt-token", "dbtCloudAccountId": "1"
+    }}}});
+    let stored = om.json(&["seal", "--pipeline", "old-dbt"], &pipeline);
+    assert_absent(&stored, "old-dbt-token");
+    assert_eq!(
+        om.store_ids(),
+        ["/openmetadata/pipeline/old-dbt/sourceconfig/config/dbtconfigsource/dbtcloudauthtoken"]
+    );
+    assert!(stored["sourceConfig"]["config"].get("type").is_none());
+    assert_eq!(
+        om.json(&["reveal", "--pipeline", "old-dbt"], &stored),
+        pipeline
+    );
+    let masked = om.json(&["mask", "--pipeline", "old-dbt"], &stored);
+    assert_eq!(
+        masked
+            .pointer("/sourceConfig/config/dbtConfigSource/dbtCloudAuthToken")
+            .unwrap(),
+        MASK
+    );
+    // Without dbtConfigSource nothing tells the model: its type is needed.
+    let r = om.run(
+        &["seal", "--pipeline", "x"],
+        &json!({"sourceConfig": {"config": {"markDeletedTables": true}}}).to_string(),
+    );
+    assert!(
+        r.err().contains("/sourceConfig/config/type"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn a_storage_metadata_pipeline_s_manifest_credentials_are_sealed_and_masked() {
     let pipeline = json!({
         "name": "s3-manifest",

@@ -240,20 +240,26 @@ impl SecretsManager {
                 ));
             }
         };
-        let checked = self
-            .plugins
-            .discover_by(&subject.service_type, &subject.type_key, config)
-            .map_err(|e| match e {
-                // Pointers from the plugin are relative to the config.
-                Error::Input {
-                    pointer: Some(p),
-                    message,
-                } => Error::Input {
-                    pointer: Some(format!("{at}{p}")),
-                    message,
-                },
-                other => other,
-            })?;
+        let found = match subject.default_type(config) {
+            Some(t) => self
+                .plugins
+                .route(&subject.service_type, t)
+                .and_then(|p| p.discover_by(&subject.type_key, t, config)),
+            None => self
+                .plugins
+                .discover_by(&subject.service_type, &subject.type_key, config),
+        };
+        let checked = found.map_err(|e| match e {
+            // Pointers from the plugin are relative to the config.
+            Error::Input {
+                pointer: Some(p),
+                message,
+            } => Error::Input {
+                pointer: Some(format!("{at}{p}")),
+                message,
+            },
+            other => other,
+        })?;
         let scope = subject.name.as_ref().map(|_| self.scope(subject));
         let mut fields: Vec<Field> = Vec::with_capacity(checked.len());
         let mut by_id: std::collections::HashMap<String, usize> =

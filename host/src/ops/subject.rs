@@ -161,6 +161,22 @@ impl Subject {
         }
     }
 
+    /// The connector type of a config that does not name one (it has no
+    /// `type_key`), where OpenMetadata's models give it a default: an
+    /// ingestion pipeline's `sourceConfig.config` holding `dbtConfigSource`
+    /// is a DbtPipeline (the only pipeline model with that property), whose
+    /// `type` defaults to `DBT`. `None`: the config names its type, or must.
+    pub fn default_type(&self, config: &Value) -> Option<&'static str> {
+        match (self.entity, config) {
+            (Entity::IngestionPipeline, Value::Object(m))
+                if !m.contains_key(&self.type_key) && m.contains_key("dbtConfigSource") =>
+            {
+                Some("DBT")
+            }
+            _ => None,
+        }
+    }
+
     /// An automation `Workflow` (test connection): its
     /// `request.connection.config`, of the service type the request names
     /// (`request.serviceType`, e.g. `Database`).
