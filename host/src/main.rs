@@ -44,7 +44,7 @@ struct Target {
     /// A bot: stdin is the bot's User entity (isBot, authenticationMechanism).
     #[arg(long, value_name = "NAME", group = "entity")]
     bot: Option<String>,
-    /// An ingestion pipeline: stdin is the IngestionPipeline entity (its dbt config).
+    /// An ingestion pipeline: stdin is the IngestionPipeline entity (its sourceConfig.config).
     #[arg(long, value_name = "NAME", group = "entity")]
     pipeline: Option<String>,
     /// A test-connection workflow: stdin is the automation Workflow entity.
