@@ -22,17 +22,178 @@
 //!
 //! Errors keep the id and kind of the last failure and say how many attempts
 //! were made; they never hold a value. [`Resilient::stats`] exposes counters.
+//!
+//! Every reading of the time and every wait (cache ages, the token bucket,
+//! backoff, the retry budget, call timeouts) goes through a [`Clock`]: the
+//! [`SystemClock`] in production, a [`ManualClock`] in tests, which moves
+//! only when told (or when everything waits on it) and so makes each of
+//! those decisions independent of how fast the machine runs.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
 use super::{Change, KmsError, KmsErrorKind, SecretStore, SecretValue};
 use crate::config::Settings;
+
+/// A future that completes after some time, as a [`Clock`] counts it.
+pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// The time a [`Resilient`] store reads and waits on.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> Instant;
+    /// Complete once `d` has passed.
+    fn sleep(&self, d: Duration) -> Sleep;
+}
+
+/// The real time: [`Instant::now`] and tokio's timers.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+    fn sleep(&self, d: Duration) -> Sleep {
+        Box::pin(tokio::time::sleep(d))
+    }
+}
+
+/// A clock that moves only when told: [`ManualClock::advance`], or
+/// [`ManualClock::run`], which jumps to the next pending deadline whenever
+/// the future it drives can make no progress. For tests: what a store
+/// decides from the time no longer depends on how loaded the machine is.
+/// Clones share one time.
+#[derive(Clone, Debug)]
+pub struct ManualClock(Arc<ManualInner>);
+
+#[derive(Debug)]
+struct ManualInner {
+    base: Instant,
+    state: Mutex<ManualState>,
+}
+
+#[derive(Debug, Default)]
+struct ManualState {
+    elapsed: Duration,
+    next_id: u64,
+    /// Pending sleeps: id → (deadline as elapsed time, waker).
+    timers: HashMap<u64, (Duration, Option<Waker>)>,
+}
+
+impl ManualClock {
+    /// A clock at zero elapsed time.
+    pub fn new() -> Self {
+        ManualClock(Arc::new(ManualInner {
+            base: Instant::now(),
+            state: Mutex::default(),
+        }))
+    }
+
+    /// Time passed since creation (by this clock).
+    pub fn elapsed(&self) -> Duration {
+        self.0.state.lock().unwrap().elapsed
+    }
+
+    /// Move the time forward by `d`, completing the sleeps that are due.
+    pub fn advance(&self, d: Duration) {
+        let mut s = self.0.state.lock().unwrap();
+        s.elapsed += d;
+        let now = s.elapsed;
+        for (deadline, waker) in s.timers.values_mut() {
+            if *deadline <= now
+                && let Some(w) = waker.take()
+            {
+                w.wake();
+            }
+        }
+    }
+
+    /// The earliest deadline of a pending sleep.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        let s = self.0.state.lock().unwrap();
+        s.timers.values().map(|(d, _)| *d).min()
+    }
+
+    /// Run `fut` to completion on this thread. Whenever it cannot make
+    /// progress, the clock jumps to the earliest pending deadline; panics if
+    /// there is none (the future waits on something else than this clock).
+    pub fn run<F: Future>(&self, fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        loop {
+            if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                return v;
+            }
+            let next = self
+                .next_deadline()
+                .expect("the future waits on something other than the manual clock");
+            let now = self.elapsed();
+            self.advance(next.saturating_sub(now));
+        }
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Instant {
+        self.0.base + self.elapsed()
+    }
+    fn sleep(&self, d: Duration) -> Sleep {
+        let mut s = self.0.state.lock().unwrap();
+        let id = s.next_id;
+        s.next_id += 1;
+        let deadline = s.elapsed.saturating_add(d);
+        s.timers.insert(id, (deadline, None));
+        Box::pin(ManualSleep {
+            clock: self.clone(),
+            id,
+            deadline,
+        })
+    }
+}
+
+struct ManualSleep {
+    clock: ManualClock,
+    id: u64,
+    deadline: Duration,
+}
+
+impl Future for ManualSleep {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut s = self.clock.0.state.lock().unwrap();
+        if s.elapsed >= self.deadline {
+            s.timers.remove(&self.id);
+            return Poll::Ready(());
+        }
+        if let Some(t) = s.timers.get_mut(&self.id) {
+            t.1 = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for ManualSleep {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.clock.0.state.lock() {
+            s.timers.remove(&self.id);
+        }
+    }
+}
 
 /// How a [`Resilient`] store behaves.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,11 +304,17 @@ pub struct Resilient {
     cache: Mutex<HashMap<String, (Instant, Option<SecretValue>)>>,
     bucket: tokio::sync::Mutex<Bucket>,
     counters: Counters,
+    clock: Arc<dyn Clock>,
 }
 
 impl Resilient {
-    /// Wrap `inner`.
+    /// Wrap `inner`, on the [`SystemClock`].
     pub fn new(inner: Arc<dyn SecretStore>, policy: Policy) -> Self {
+        Self::with_clock(inner, policy, Arc::new(SystemClock))
+    }
+
+    /// Wrap `inner`, reading and waiting on `clock`.
+    pub fn with_clock(inner: Arc<dyn SecretStore>, policy: Policy, clock: Arc<dyn Clock>) -> Self {
         let burst = policy.writes_per_second.max(1.0);
         Resilient {
             inner,
@@ -155,9 +322,10 @@ impl Resilient {
             cache: Mutex::new(HashMap::new()),
             bucket: tokio::sync::Mutex::new(Bucket {
                 tokens: burst,
-                last: Instant::now(),
+                last: clock.now(),
             }),
             counters: Counters::default(),
+            clock,
         }
     }
 
@@ -201,7 +369,7 @@ impl Resilient {
         let mut waited = false;
         let mut b = self.bucket.lock().await;
         loop {
-            let now = Instant::now();
+            let now = self.clock.now();
             b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * rate).min(burst);
             b.last = now;
             if b.tokens >= 1.0 {
@@ -213,7 +381,9 @@ impl Resilient {
                 self.counters.throttled.fetch_add(1, Ordering::Relaxed);
             }
             // The lock is held while waiting: writers queue in order.
-            tokio::time::sleep(Duration::from_secs_f64((1.0 - b.tokens) / rate)).await;
+            self.clock
+                .sleep(Duration::from_secs_f64((1.0 - b.tokens) / rate))
+                .await;
         }
     }
 
@@ -240,14 +410,20 @@ impl Resilient {
         Fut: Future<Output = Result<T, KmsError>> + Send,
         T: Send,
     {
-        let start = Instant::now();
+        let start = self.clock.now();
         let mut backoff = self.policy.initial_backoff;
         let mut attempt = 1u32;
         loop {
             self.counters.calls.fetch_add(1, Ordering::Relaxed);
-            let result = match tokio::time::timeout(timeout, op()).await {
+            // The call first, then the deadline (as `tokio::time::timeout`).
+            let attempt_result = tokio::select! {
+                biased;
+                r = op() => Ok(r),
+                () = self.clock.sleep(timeout) => Err(()),
+            };
+            let result = match attempt_result {
                 Ok(r) => r,
-                Err(_) => {
+                Err(()) => {
                     self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
                     Err(KmsError::new(
                         self.inner.name(),
@@ -261,9 +437,9 @@ impl Resilient {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
-            let elapsed = start.elapsed();
+            let elapsed = self.clock.now().saturating_duration_since(start);
             // Up to +25 % jitter, from the clock (no RNG needed for this).
-            let jitter = backoff.mul_f64(f64::from(start.elapsed().subsec_nanos() % 256) / 1024.0);
+            let jitter = backoff.mul_f64(f64::from(elapsed.subsec_nanos() % 256) / 1024.0);
             let delay = backoff + jitter;
             if e.kind != KmsErrorKind::Transient || elapsed + delay > self.policy.retry_max {
                 if attempt == 1 {
@@ -286,7 +462,7 @@ impl Resilient {
                 e.message
             );
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep(delay).await;
+            self.clock.sleep(delay).await;
             backoff = (backoff * 2).min(self.policy.max_backoff);
             attempt += 1;
         }
@@ -303,7 +479,7 @@ impl SecretStore for Resilient {
         if !self.policy.cache_ttl.is_zero() {
             let cache = self.cache.lock().unwrap();
             if let Some((at, v)) = cache.get(id)
-                && at.elapsed() < self.policy.cache_ttl
+                && self.clock.now().saturating_duration_since(*at) < self.policy.cache_ttl
             {
                 self.counters.hits.fetch_add(1, Ordering::Relaxed);
                 tracing::trace!(store = self.inner.name(), id, "cache hit");
@@ -316,7 +492,7 @@ impl SecretStore for Resilient {
             self.cache
                 .lock()
                 .unwrap()
-                .insert(id.to_string(), (Instant::now(), v.clone()));
+                .insert(id.to_string(), (self.clock.now(), v.clone()));
         }
         Ok(v)
     }
@@ -432,27 +608,42 @@ mod tests {
         assert_eq!((s.hits, s.misses, s.invalidations), (3, 3, 2), "{s:?}");
     }
 
-    #[tokio::test]
-    async fn writes_are_rate_limited() {
+    /// A store at 4 writes a second on a clock the test drives: the token
+    /// bucket's arithmetic, not the machine's speed, decides who waits.
+    fn limited(inner: Arc<dyn SecretStore>) -> (Resilient, ManualClock) {
+        let clock = ManualClock::new();
+        let policy = Policy {
+            writes_per_second: 4.0,
+            ..policy()
+        };
+        let r = Resilient::with_clock(inner, policy, Arc::new(clock.clone()));
+        (r, clock)
+    }
+
+    #[test]
+    fn writes_are_rate_limited() {
         let mem = Arc::new(MemoryStore::new());
-        let r = Resilient::new(
-            mem,
-            Policy {
-                writes_per_second: 4.0,
-                ..policy()
-            },
-        );
-        let t0 = Instant::now();
-        for i in 0..6 {
-            r.put(&format!("/k{i}"), "v").await.unwrap();
-        }
+        let (r, clock) = limited(mem.clone());
+        let mut at = Vec::new();
+        clock.run(async {
+            for i in 0..6 {
+                r.put(&format!("/k{i}"), "v").await.unwrap();
+                at.push(clock.elapsed().as_millis());
+            }
+        });
         // 4 permits at once, then one per 0.25 s.
-        assert!(
-            t0.elapsed() >= Duration::from_millis(480),
-            "{:?}",
-            t0.elapsed()
-        );
-        assert_eq!(r.stats().throttled, 2);
+        assert_eq!(at, [0, 0, 0, 0, 250, 500]);
+        assert_eq!((r.stats().throttled, mem.writes()), (2, 6));
+        // A second later the bucket is full again: 4 more at once, and no more.
+        clock.advance(Duration::from_secs(1));
+        let t = clock.elapsed();
+        clock.run(async {
+            for i in 0..5 {
+                r.delete(&format!("/k{i}")).await.unwrap();
+            }
+        });
+        assert_eq!(clock.elapsed() - t, Duration::from_millis(250));
+        assert_eq!(r.stats().throttled, 3);
     }
 
     #[test]
@@ -542,24 +733,15 @@ mod tests {
         assert_eq!(r.get("/k0").await.unwrap().unwrap().as_str(), "v");
     }
 
-    #[tokio::test]
-    async fn apply_counts_one_write_per_change() {
-        let r = Resilient::new(
-            Arc::new(MemoryStore::new()),
-            Policy {
-                writes_per_second: 4.0,
-                ..policy()
-            },
-        );
-        let t0 = Instant::now();
+    #[test]
+    fn apply_counts_one_write_per_change() {
+        let mem = Arc::new(MemoryStore::new());
+        let (r, clock) = limited(mem.clone());
         let changes: Vec<Change> = (0..6).map(|i| put(&format!("/k{i}"), "v")).collect();
-        r.apply(&changes).await.unwrap();
-        assert!(
-            t0.elapsed() >= Duration::from_millis(480),
-            "{:?}",
-            t0.elapsed()
-        );
-        assert_eq!(r.stats().throttled, 2);
+        clock.run(r.apply(&changes)).unwrap();
+        // A chunk of 4 at once, then 2 permits a quarter second apart.
+        assert_eq!(clock.elapsed(), Duration::from_millis(500));
+        assert_eq!((r.stats().throttled, mem.writes()), (2, 6));
     }
 
     #[tokio::test]
