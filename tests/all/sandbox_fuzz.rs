@@ -117,6 +117,74 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
     v
 }
 
+/// Values that matter to `cli_json`, put in place of a string or under a
+/// new key by [`mutate_json`].
+const VALUES: &[&str] = &[
+    "",
+    "null",
+    "*********",
+    "fernet:",
+    "fernet:gAAAAABnot-a-token",
+    "secret:/openmetadata/database/fuzz/authtype/password",
+    "secret:/openmetadata/database/other/authtype/password",
+    "secret:/team/pw",
+    "mysql://u:p@h:3306/db",
+    "Mysql",
+    "pä\"ss\u{0}",
+];
+const KEYS: &[&str] = &[
+    "password",
+    "apiToken",
+    "type",
+    "authType",
+    "connectionOptions",
+    "sslKey",
+    "a/b~c",
+    "openMetadataServerConnection",
+];
+
+/// A JSON-aware mutation: the seed stays JSON (byte mutations mostly break
+/// it, and a broken document returns before the plugin is asked).
+fn mutate_json(rng: &mut Rng, seed: &[u8]) -> Option<Vec<u8>> {
+    let mut doc: serde_json::Value = serde_json::from_slice(seed).ok()?;
+    /// The pointer of every node.
+    fn nodes(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, x)| nodes(x, format!("{at}/{i}"), out)),
+            serde_json::Value::Object(m) => m.iter().for_each(|(k, x)| {
+                let k = k.replace('~', "~0").replace('/', "~1");
+                nodes(x, format!("{at}/{k}"), out)
+            }),
+            _ => {}
+        }
+        out.push(at);
+    }
+    for _ in 0..1 + rng.below(3) {
+        let mut all = Vec::new();
+        nodes(&doc, String::new(), &mut all);
+        let at = &all[rng.below(all.len())];
+        let node = doc.pointer_mut(at).expect("a pointer just taken");
+        let value = serde_json::Value::String(VALUES[rng.below(VALUES.len())].to_string());
+        match node {
+            serde_json::Value::Object(m) if rng.below(2) == 0 => {
+                let key = KEYS[rng.below(KEYS.len())];
+                let new = if rng.below(3) == 0 {
+                    serde_json::json!({ KEYS[rng.below(KEYS.len())]: value })
+                } else {
+                    value
+                };
+                m.insert(key.to_string(), new);
+            }
+            serde_json::Value::String(_) | serde_json::Value::Null => *node = value,
+            _ => {}
+        }
+    }
+    Some(doc.to_string().into_bytes())
+}
+
 fn run(target: &str, property: Property, name: &str, data: &[u8]) {
     if std::panic::catch_unwind(|| property(data)).is_err() {
         let dir = repo().join("target").join("fuzz-failures").join(target);
@@ -152,16 +220,35 @@ fn sandbox_fuzz_seeds_and_regressions_replay() {
 
 #[test]
 fn sandbox_fuzz_randomized_pass() {
-    // Bounded: a few hundred mutated inputs per target (cli_json fewer: each
-    // one runs the wasm plugin several times in a debug build).
+    // Bounded: 3000 mutated inputs per target (cli_json 1500: each runs the
+    // wasm plugin several times in a debug build; half of them JSON-aware,
+    // so that they reach the plugin).
     for (target, property) in TARGETS {
-        let seeds = inputs(&repo().join("fuzz/seeds").join(target));
+        // Regressions are bases too: they sit at edges a property names.
+        let mut seeds = inputs(&repo().join("fuzz/seeds").join(target));
+        seeds.extend(inputs(&repo().join("fuzz/regressions").join(target)));
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ fnv(target.as_bytes()));
-        let rounds = if *target == "cli_json" { 400 } else { 3000 };
+        let rounds = if *target == "cli_json" { 1500 } else { 3000 };
+        let mut json = 0;
         for i in 0..rounds {
             let (_, seed) = &seeds[i % seeds.len()];
-            let data = mutate(&mut rng, seed);
+            let data = match *target {
+                "cli_json" if rng.below(2) == 0 => {
+                    mutate_json(&mut rng, seed).unwrap_or_else(|| mutate(&mut rng, seed))
+                }
+                _ => mutate(&mut rng, seed),
+            };
+            json += usize::from(serde_json::from_slice::<serde_json::Value>(&data).is_ok());
             run(target, *property, &format!("mutation {i}"), &data);
+        }
+        if *target == "cli_json" {
+            // Most mutations break the JSON and return at once: enough of
+            // them must still reach the plugin for the pass to test anything.
+            eprintln!("sandbox_fuzz: cli_json: {json} of {rounds} mutations are JSON");
+            assert!(
+                json >= rounds / 10,
+                "only {json} of {rounds} mutations are JSON"
+            );
         }
     }
 }
