@@ -578,3 +578,27 @@ fn plugins_may_not_declare_the_hosts_other_entity_kinds() {
     let file = fixture("botlike");
     assert_eq!(error_line(check(&s.om, &file).err()), expected(&file));
 }
+
+/// A component file over 32 MiB is refused by its size, pinned or not,
+/// at start-up and by `plugins check`, naming the file.
+#[test]
+fn plugins_component_files_over_32_mib_are_refused() {
+    let s = Setup::new(&["claimer"]);
+    let mut big = std::fs::read(s.file("claimer")).unwrap();
+    big.resize((32 << 20) + 1, 0);
+    std::fs::write(s.file("claimer"), &big).unwrap();
+    let cfg = s.config(&format!("  allow:\n{}", s.pin("claimer", "")));
+    let r = s.plugins(&cfg);
+    let line = error_line(r.err());
+    assert!(
+        line.contains("claimer.wasm")
+            && line.ends_with("the component is 33554433 bytes, over the limit of 33554432 bytes"),
+        "{line}"
+    );
+    let r = check(&s.om, &s.file("claimer"));
+    let line = error_line(r.err());
+    assert!(
+        line.ends_with("the component is 33554433 bytes, over the limit of 33554432 bytes"),
+        "{line}"
+    );
+}
