@@ -96,7 +96,7 @@ fn normalise(key: &str) -> Zeroizing<String> {
             c => c,
         })
         .collect();
-    while k.len() % 4 != 0 {
+    while !k.len().is_multiple_of(4) {
         k.push('=');
     }
     Zeroizing::new(k)
