@@ -12,19 +12,17 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use om_secrets::config::{FileConfig, Settings};
 use om_secrets::fernet::FernetKeys;
 use om_secrets::kms::SecretStore;
 use om_secrets::kms::memory::MemoryStore;
 use om_secrets::ops::Backend;
-use om_secrets::ops::load_plugins;
 use om_secrets::plugin::Plugins;
 use om_secrets::plugin::check::Treatment;
 use om_secrets::secret_id::IdBuilder;
 use om_secrets::{Error, MASK, SecretsManager, Subject};
 use serde_json::{Value, json};
 
-use crate::util::{repo, shared_cache};
+use crate::util::repo;
 
 /// The manifest, as committed.
 fn manifest() -> Value {
@@ -33,20 +31,8 @@ fn manifest() -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// The built-in plugins, loaded as the CLI loads them (home in a temp dir,
-/// compiled components in the cache shared by the tests).
 fn plugins() -> (tempfile::TempDir, Arc<Plugins>) {
-    let home = tempfile::tempdir().unwrap();
-    let home_path = home.path().to_string_lossy().into_owned();
-    let cache = shared_cache().to_string_lossy().into_owned();
-    let settings = Settings::resolve(FileConfig::default(), |k| match k {
-        "OM_SECRETS_HOME" => Some(home_path.clone()),
-        "OM_SECRETS_CACHE" => Some(cache.clone()),
-        _ => None,
-    })
-    .unwrap();
-    let plugins = load_plugins(&settings).unwrap_or_else(|e| panic!("loading the plugins: {e}"));
-    (home, Arc::new(plugins))
+    crate::util::builtin_plugins()
 }
 
 const KEY: &str = "jJ4-iIi4Fj4cZpMk8hBgY0cxuJrYHAnP6y3bKCOXJ0w=";

@@ -5,17 +5,16 @@
 
 use std::sync::Arc;
 
-use om_secrets::config::{FileConfig, Settings};
 use om_secrets::fernet::FernetKeys;
 use om_secrets::kms::memory::MemoryStore;
 use om_secrets::kms::{KmsError, KmsErrorKind, SecretStore, SecretValue};
-use om_secrets::ops::{Backend, load_plugins};
+use om_secrets::ops::Backend;
 use om_secrets::secret_id::IdBuilder;
 use om_secrets::{MASK, SecretsManager, Subject};
 use serde_json::{Value, json};
 
 use crate::kms_common::{Doc, Kind, Kms};
-use crate::util::{Om, assert_absent, shared_cache};
+use crate::util::{Om, assert_absent};
 
 /// A user's config for a MySQL service whose password is `password`.
 fn mysql(password: &str) -> Value {
@@ -338,26 +337,15 @@ fn mcp(servers: Value) -> Value {
     json!({"type": "Mcp", "servers": servers})
 }
 
-#[test]
-fn merge_matches_array_elements_by_name_and_seal_deletes_orphans() {
-    let om = Om::new();
-    let args = ["seal", "--service-type", "mcp", "--name", "tools"];
-    let v1 = mcp(json!([
-        {"name": "A", "url": "https://a.example", "apiKey": "key-of-A"},
-        {"name": "B", "url": "https://b.example", "apiKey": "key-of-B"}
-    ]));
-    let stored = om.json(&args, &v1);
-    assert_eq!(om.store_ids().len(), 2);
-    let stored_path = om.home.path().join("stored.json");
-    std::fs::write(&stored_path, stored.to_string()).unwrap();
+/// What OpenMetadata's server does on an update of the MCP service `tools`:
+/// merge the (masked) update with the stored form, seal it knowing the
+/// previous form, and return what it reveals; the new stored form replaces
+/// the previous one in `stored_path`.
+fn update(om: &Om, stored_path: &std::path::Path, incoming: &Value) -> Value {
     let stored_arg = stored_path.to_str().unwrap();
-
-    // A removed; B sent back masked (and then reordered, in a second update).
-    let masked = om.json(&["mask", "--service-type", "mcp"], &v1);
-    let update = mcp(json!([masked["servers"][1].clone()]));
     let merged = om.json(
         &["merge", "--service-type", "mcp", "--stored", stored_arg],
-        &update,
+        incoming,
     );
     let sealed = om.json(
         &[
@@ -371,9 +359,31 @@ fn merge_matches_array_elements_by_name_and_seal_deletes_orphans() {
         ],
         &merged,
     );
-    let revealed = om.json(
+    std::fs::write(stored_path, sealed.to_string()).unwrap();
+    om.json(
         &["reveal", "--service-type", "mcp", "--name", "tools"],
         &sealed,
+    )
+}
+
+#[test]
+fn merge_matches_array_elements_by_name_and_seal_deletes_orphans() {
+    let om = Om::new();
+    let args = ["seal", "--service-type", "mcp", "--name", "tools"];
+    let v1 = mcp(json!([
+        {"name": "A", "url": "https://a.example", "apiKey": "key-of-A"},
+        {"name": "B", "url": "https://b.example", "apiKey": "key-of-B"}
+    ]));
+    let stored_path = om.home.path().join("stored.json");
+    let masked = om.json(&["mask", "--service-type", "mcp"], &v1);
+
+    // A removed; B sent back masked: B keeps its own key.
+    std::fs::write(&stored_path, om.json(&args, &v1).to_string()).unwrap();
+    assert_eq!(om.store_ids().len(), 2);
+    let revealed = update(
+        &om,
+        &stored_path,
+        &mcp(json!([masked["servers"][1].clone()])),
     );
     assert_eq!(
         revealed["servers"],
@@ -383,60 +393,19 @@ fn merge_matches_array_elements_by_name_and_seal_deletes_orphans() {
     assert_eq!(om.store_ids(), ["/openmetadata/mcp/tools/servers/0/apikey"]);
 
     // Reordering keeps each element's own key.
-    let stored = om.json(&args, &v1);
-    std::fs::write(&stored_path, stored.to_string()).unwrap();
-    let masked = om.json(&["mask", "--service-type", "mcp"], &v1);
+    std::fs::write(&stored_path, om.json(&args, &v1).to_string()).unwrap();
     let swapped = mcp(json!([
         masked["servers"][1].clone(),
         masked["servers"][0].clone()
     ]));
-    let merged = om.json(
-        &["merge", "--service-type", "mcp", "--stored", stored_arg],
-        &swapped,
-    );
-    let sealed = om.json(
-        &[
-            "seal",
-            "--service-type",
-            "mcp",
-            "--name",
-            "tools",
-            "--previous",
-            stored_arg,
-        ],
-        &merged,
-    );
-    // Then a third element with a new key at index 1 must not change B's.
-    let revealed = om.json(
-        &["reveal", "--service-type", "mcp", "--name", "tools"],
-        &sealed,
-    );
+    let revealed = update(&om, &stored_path, &swapped);
     assert_eq!(revealed["servers"][0]["apiKey"], "key-of-B");
     assert_eq!(revealed["servers"][1]["apiKey"], "key-of-A");
-    std::fs::write(&stored_path, sealed.to_string()).unwrap();
-    let masked = om.json(&["mask", "--service-type", "mcp"], &revealed);
-    let mut grown = masked.clone();
+
+    // Then a new element with a new key at index 1 must not change B's.
+    let mut grown = om.json(&["mask", "--service-type", "mcp"], &revealed);
     grown["servers"][1] = json!({"name": "C", "url": "https://c.example", "apiKey": "key-of-C"});
-    let merged = om.json(
-        &["merge", "--service-type", "mcp", "--stored", stored_arg],
-        &grown,
-    );
-    let sealed = om.json(
-        &[
-            "seal",
-            "--service-type",
-            "mcp",
-            "--name",
-            "tools",
-            "--previous",
-            stored_arg,
-        ],
-        &merged,
-    );
-    let revealed = om.json(
-        &["reveal", "--service-type", "mcp", "--name", "tools"],
-        &sealed,
-    );
+    let revealed = update(&om, &stored_path, &grown);
     assert_eq!(revealed["servers"][0]["apiKey"], "key-of-B");
     assert_eq!(revealed["servers"][1]["apiKey"], "key-of-C");
     assert_eq!(om.store_ids().len(), 2, "{:?}", om.store_ids());
@@ -444,7 +413,13 @@ fn merge_matches_array_elements_by_name_and_seal_deletes_orphans() {
     // Elements without identity fail closed, naming the pointer.
     let anon = mcp(json!([{"url": "https://a.example", "apiKey": MASK}]));
     let r = om.run(
-        &["merge", "--service-type", "mcp", "--stored", stored_arg],
+        &[
+            "merge",
+            "--service-type",
+            "mcp",
+            "--stored",
+            stored_path.to_str().unwrap(),
+        ],
         &anon.to_string(),
     );
     assert!(
@@ -579,21 +554,12 @@ impl SecretStore for FailingStore {
 }
 
 fn library_manager(store: Arc<dyn SecretStore>) -> SecretsManager {
-    let home = tempfile::tempdir().unwrap();
-    let home_path = home.path().to_string_lossy().into_owned();
-    let cache = shared_cache().to_string_lossy().into_owned();
-    let settings = Settings::resolve(FileConfig::default(), |k| match k {
-        "OM_SECRETS_HOME" => Some(home_path.clone()),
-        "OM_SECRETS_CACHE" => Some(cache.clone()),
-        _ => None,
-    })
-    .unwrap();
-    let plugins = load_plugins(&settings).unwrap();
+    let (_home, plugins) = crate::util::builtin_plugins();
     SecretsManager::new(
         Backend::Managed(store),
         FernetKeys::parse("jJ4-iIi4Fj4cZpMk8hBgY0cxuJrYHAnP6y3bKCOXJ0w=").unwrap(),
         IdBuilder::new("", "openmetadata"),
-        Arc::new(plugins),
+        plugins,
     )
 }
 

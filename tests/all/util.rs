@@ -257,3 +257,24 @@ pub fn unseal(key: &str, v: &Value, pointer: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// The built-in plugins, loaded as the CLI loads them (home in a temp dir that
+/// the caller keeps alive, compiled components in the cache shared by the tests).
+pub fn builtin_plugins() -> (
+    tempfile::TempDir,
+    std::sync::Arc<om_secrets::plugin::Plugins>,
+) {
+    use om_secrets::config::{FileConfig, Settings};
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().to_string_lossy().into_owned();
+    let cache = shared_cache().to_string_lossy().into_owned();
+    let settings = Settings::resolve(FileConfig::default(), |k| match k {
+        "OM_SECRETS_HOME" => Some(home_path.clone()),
+        "OM_SECRETS_CACHE" => Some(cache.clone()),
+        _ => None,
+    })
+    .unwrap();
+    let plugins = om_secrets::ops::load_plugins(&settings)
+        .unwrap_or_else(|e| panic!("loading the plugins: {e}"));
+    (home, std::sync::Arc::new(plugins))
+}
