@@ -237,6 +237,34 @@ pub struct AwsSecretsStore {
 }
 
 impl AwsSecretsStore {
+    /// The name `DescribeSecret` answers for a reference (a name or an ARN):
+    /// `None` when no such secret exists, `Some(Err(()))` when the answer is
+    /// no valid name.
+    async fn described_name(
+        &self,
+        reference: &str,
+    ) -> Result<Option<Result<String, ()>>, KmsError> {
+        match self
+            .client
+            .describe_secret()
+            .secret_id(reference)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(match out.name() {
+                Some(name) if secret_name_problem(name).is_none() => Ok(name.to_string()),
+                _ => Err(()),
+            })),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(sdk_error(NAME, reference, "DescribeSecret", &e, None)),
+        }
+    }
+
     /// A client for the settings' region, credentials and endpoint. Does not
     /// contact AWS.
     pub async fn connect(settings: &Settings, timeout: Duration) -> Result<Self> {
@@ -437,24 +465,10 @@ impl SecretStore for AwsSecretsStore {
             // Names are case-sensitive; should a lookup ever not be, the
             // store's answer is the name, not the spelling (om-secrets' own
             // ids are lower-case, so this never costs their reads a call).
-            return match self
-                .client
-                .describe_secret()
-                .secret_id(reference)
-                .send()
-                .await
-            {
-                Ok(out) => match out.name() {
-                    Some(name) if secret_name_problem(name).is_none() => Ok(name.to_string()),
-                    _ => refuse("the store answered no valid name for it"),
-                },
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
-                {
-                    Ok(reference.to_string())
-                }
-                Err(e) => Err(sdk_error(NAME, reference, "DescribeSecret", &e, None)),
+            return match self.described_name(reference).await? {
+                Some(Ok(name)) => Ok(name),
+                Some(Err(())) => refuse("the store answered no valid name for it"),
+                None => Ok(reference.to_string()),
             };
         }
         let Some((region, resource)) = arn_parts(reference, "secretsmanager") else {
@@ -469,24 +483,10 @@ impl SecretStore for AwsSecretsStore {
                 self.region
             ));
         }
-        match self
-            .client
-            .describe_secret()
-            .secret_id(reference)
-            .send()
-            .await
-        {
-            Ok(out) => match out.name() {
-                Some(name) if secret_name_problem(name).is_none() => Ok(name.to_string()),
-                _ => refuse("the store answered no valid name for this ARN"),
-            },
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                refuse("no secret has this ARN")
-            }
-            Err(e) => Err(sdk_error(NAME, reference, "DescribeSecret", &e, None)),
+        match self.described_name(reference).await? {
+            Some(Ok(name)) => Ok(name),
+            Some(Err(())) => refuse("the store answered no valid name for this ARN"),
+            None => refuse("no secret has this ARN"),
         }
     }
 
@@ -506,27 +506,21 @@ impl SecretStore for AwsSecretsStore {
             .values(prefix)
             .build();
         let mut names = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .client
-                .list_secrets()
-                .filters(filter.clone())
-                .max_results(100)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error(NAME, prefix, "ListSecrets", &e, None))?;
+        let mut pages = self
+            .client
+            .list_secrets()
+            .filters(filter)
+            .max_results(100)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let out = page.map_err(|e| sdk_error(NAME, prefix, "ListSecrets", &e, None))?;
             names.extend(
                 out.secret_list()
                     .iter()
                     .filter_map(|s| s.name())
                     .map(str::to_string),
             );
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
         }
         let mut out = super::under_prefix(&names, prefix);
         out.dedup();

@@ -257,29 +257,23 @@ impl SecretStore for SsmStore {
     async fn list(&self, prefix: &str) -> Result<Vec<String>, KmsError> {
         super::check_prefix(NAME, prefix)?;
         let mut names = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .client
-                .get_parameters_by_path()
-                .path(prefix.trim_end_matches('/'))
-                .recursive(true)
-                .with_decryption(false)
-                .max_results(10)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error(NAME, prefix, "GetParametersByPath", &e, None))?;
+        let mut pages = self
+            .client
+            .get_parameters_by_path()
+            .path(prefix.trim_end_matches('/'))
+            .recursive(true)
+            .with_decryption(false)
+            .max_results(10)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let out = page.map_err(|e| sdk_error(NAME, prefix, "GetParametersByPath", &e, None))?;
             names.extend(
                 out.parameters()
                     .iter()
                     .filter_map(|p| p.name())
                     .map(str::to_string),
             );
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
         }
         let mut out = super::under_prefix(&names, prefix);
         out.dedup();
