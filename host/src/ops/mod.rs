@@ -15,6 +15,7 @@
 //! references exist, no mask is about to be stored) before the first write to
 //! a store, so bad input leaves stored data unchanged.
 
+mod batch;
 mod forget;
 mod mask;
 mod merge;
@@ -23,6 +24,7 @@ mod seal;
 mod subject;
 mod value;
 
+pub use batch::{BatchItem, CONCURRENCY, Failure, Operation, Outcome, SubjectKind};
 pub use subject::{Entity, Subject, check_bot};
 
 use std::sync::Arc;
