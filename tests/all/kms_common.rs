@@ -77,6 +77,21 @@ impl Server {
             servers(&["stop", &self.pid.to_string()]);
         }
     }
+    /// Stop it, and keep its port bound (not listening) until the result is
+    /// dropped: connections to it are refused, and no other test's server
+    /// can start on it meanwhile (servers.sh picks only ports it can bind
+    /// without `SO_REUSEADDR`). Ours sets it: the stopped server's
+    /// connections may still be in TIME_WAIT on that port.
+    pub fn stop_and_hold(&self) -> tokio::net::TcpSocket {
+        self.stop();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        socket
+            .bind(addr)
+            .unwrap_or_else(|e| panic!("hold port {}: {e}", self.port));
+        socket
+    }
 }
 
 impl Drop for Server {
@@ -252,6 +267,8 @@ struct ShimState {
     requests: AtomicUsize,
     injected: AtomicUsize,
     forwarded: AtomicUsize,
+    /// The HTTP status of every forwarded request's answer, in order.
+    statuses: Mutex<Vec<u16>>,
     stop: AtomicBool,
 }
 
@@ -277,6 +294,7 @@ impl Shim {
             requests: AtomicUsize::new(0),
             injected: AtomicUsize::new(0),
             forwarded: AtomicUsize::new(0),
+            statuses: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
         });
         let st = state.clone();
@@ -311,6 +329,11 @@ impl Shim {
     pub fn otherwise(&self, a: Action) -> &Self {
         *self.state.otherwise.lock().unwrap() = a;
         self
+    }
+
+    /// The status of each answer the real server gave, in order (0: none).
+    pub fn statuses(&self) -> Vec<u16> {
+        self.state.statuses.lock().unwrap().clone()
     }
 
     /// Requests seen, answered by the shim itself (injected or dropped), forwarded.
@@ -410,6 +433,16 @@ fn serve(st: &ShimState, mut conn: TcpStream) {
             }
             let mut resp = Vec::new();
             let _ = up.read_to_end(&mut resp);
+            let status = split_head(&resp)
+                .and_then(|(head, _)| {
+                    String::from_utf8_lossy(head)
+                        .split_whitespace()
+                        .nth(1)?
+                        .parse()
+                        .ok()
+                })
+                .unwrap_or(0);
+            st.statuses.lock().unwrap().push(status);
             let _ = conn.write_all(&closing(&resp));
         }
     }

@@ -4,6 +4,11 @@
 //! 5xx answers injected by an HTTP shim in front of the real server and
 //! retried, refused credentials not retried, a server gone mid-run (clear
 //! error, nothing printed, a rerun after restart completes).
+//!
+//! The library-level tests run the store on a [`ManualClock`] (its backoff,
+//! timeouts, cache ages and retry budget count the clock's time, which moves
+//! only when everything waits on it), so what they assert is the mechanism,
+//! never a window a loaded machine could miss.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,19 +17,21 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use om_secrets::kms::memory::MemoryStore;
-use om_secrets::kms::resilient::{Policy, Resilient};
+use om_secrets::kms::resilient::{Clock, ManualClock, Policy, Resilient, Sleep};
 use om_secrets::kms::vault::VaultStore;
 use om_secrets::kms::{KmsError, KmsErrorKind, SecretStore, SecretValue};
 
 use crate::kms_common::*;
 
-/// A memory store that fails the next calls as told, and can be slow.
+/// A memory store that fails the next calls as told, and can be slow (on
+/// the test's clock).
 #[derive(Default)]
 struct Flaky {
     inner: MemoryStore,
     failures: Mutex<VecDeque<KmsErrorKind>>,
     delay: Mutex<Duration>,
     calls: AtomicUsize,
+    clock: ManualClock,
 }
 
 impl Flaky {
@@ -34,10 +41,22 @@ impl Flaky {
         Arc::new(f)
     }
 
+    /// A [`Resilient`] store over this one, on the same clock.
+    fn wrapped(self: &Arc<Self>, policy: Policy) -> Resilient {
+        Resilient::with_clock(self.clone(), policy, Arc::new(self.clock.clone()))
+    }
+
+    /// Run `f` on the clock: it jumps to the next deadline whenever `f` waits.
+    fn run<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.clock.run(f)
+    }
+
     async fn enter(&self, id: &str) -> Result<(), KmsError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let delay = *self.delay.lock().unwrap();
-        tokio::time::sleep(delay).await;
+        if !delay.is_zero() {
+            self.clock.sleep(delay).await;
+        }
         match self.failures.lock().unwrap().pop_front() {
             Some(kind) => Err(KmsError::new("flaky", Some(id), kind, "injected failure")),
             None => Ok(()),
@@ -75,47 +94,44 @@ fn fast() -> Policy {
 fn transient_failures_are_retried_with_exponential_backoff() {
     use KmsErrorKind::Transient;
     let flaky = Flaky::failing(&[Transient, Transient, Transient]);
-    let store = Resilient::new(flaky.clone(), fast());
-    let t0 = Instant::now();
-    block_on(store.put("/a", "v")).unwrap();
-    // 10 + 20 + 40 ms of backoff at least.
+    let store = flaky.wrapped(fast());
+    flaky.run(store.put("/a", "v")).unwrap();
+    // 10 + 20 + 40 ms of backoff, each with up to 25 % jitter.
+    let took = flaky.clock.elapsed();
     assert!(
-        t0.elapsed() >= Duration::from_millis(70),
-        "{:?}",
-        t0.elapsed()
+        took >= Duration::from_millis(70) && took <= Duration::from_micros(87_500),
+        "{took:?}"
     );
     assert_eq!(flaky.calls.load(Ordering::SeqCst), 4);
     let s = store.stats();
     assert_eq!((s.retries, s.calls), (3, 4), "{s:?}");
-    assert_eq!(block_on(store.get("/a")).unwrap().unwrap().as_str(), "v");
+    assert_eq!(flaky.run(store.get("/a")).unwrap().unwrap().as_str(), "v");
 }
 
 #[test]
 fn retrying_gives_up_within_the_bound() {
     let flaky = Flaky::failing(&[KmsErrorKind::Transient; 1000]);
-    let store = Resilient::new(
-        flaky.clone(),
-        Policy {
-            retry_max: Duration::from_millis(400),
-            ..fast()
-        },
-    );
-    let t0 = Instant::now();
-    let e = block_on(store.get("/openmetadata/x")).unwrap_err();
-    let took = t0.elapsed();
+    let store = flaky.wrapped(Policy {
+        retry_max: Duration::from_millis(400),
+        ..fast()
+    });
+    let e = flaky.run(store.get("/openmetadata/x")).unwrap_err();
+    let took = flaky.clock.elapsed();
+    // Backoff 10, 20, 40, 80, 160 ms (+ jitter) fits in 400 ms; the next
+    // (320 ms) would not: it gives up rather than overrun the bound.
     assert!(
-        // Not before the backoff could run; the upper bound only tells a
-        // give-up from a hang (the machine may be loaded).
-        took <= Duration::from_secs(30) && took >= Duration::from_millis(150),
+        took >= Duration::from_millis(310) && took <= Duration::from_millis(400),
         "{took:?}"
     );
+    let s = store.stats();
+    assert_eq!((s.retries, s.calls), (5, 6), "{s:?}");
     assert_eq!(e.kind, KmsErrorKind::Transient);
     let msg = e.to_string();
     assert!(
         msg.contains("/openmetadata/x") && msg.contains("gave up after"),
         "{msg}"
     );
-    assert!(store.stats().retries >= 3, "{:?}", store.stats());
+    assert!(msg.contains("gave up after 6 attempts"), "{msg}");
 }
 
 #[test]
@@ -126,8 +142,8 @@ fn refused_credentials_and_other_errors_are_not_retried() {
         KmsErrorKind::Corrupt,
     ] {
         let flaky = Flaky::failing(&[kind]);
-        let store = Resilient::new(flaky.clone(), fast());
-        assert_eq!(block_on(store.get("/a")).unwrap_err().kind, kind);
+        let store = flaky.wrapped(fast());
+        assert_eq!(flaky.run(store.get("/a")).unwrap_err().kind, kind);
         assert_eq!(
             flaky.calls.load(Ordering::SeqCst),
             1,
@@ -141,38 +157,40 @@ fn refused_credentials_and_other_errors_are_not_retried() {
 fn every_call_has_a_timeout() {
     let flaky = Arc::new(Flaky::default());
     *flaky.delay.lock().unwrap() = Duration::from_secs(5);
-    let store = Resilient::new(
-        flaky.clone(),
-        Policy {
-            timeout: Duration::from_millis(100),
-            retry_max: Duration::from_millis(250),
-            ..fast()
-        },
-    );
-    let t0 = Instant::now();
-    let e = block_on(store.put("/slow", "v")).unwrap_err();
-    assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+    let store = flaky.wrapped(Policy {
+        timeout: Duration::from_millis(100),
+        retry_max: Duration::from_millis(250),
+        ..fast()
+    });
+    let e = flaky.run(store.put("/slow", "v")).unwrap_err();
     assert_eq!(e.kind, KmsErrorKind::Transient);
     assert!(e.to_string().contains("no answer within"), "{e}");
     let s = store.stats();
+    let calls = flaky.calls.load(Ordering::SeqCst) as u64;
+    // Every attempt timed out and was retried while the budget allowed.
+    assert!(s.calls >= 2 && s.calls == calls, "{s:?}");
+    assert_eq!((s.timeouts, s.retries), (s.calls, s.calls - 1), "{s:?}");
+    // Each attempt was cut at its timeout, neither earlier nor after the
+    // store's 5 s; the give-up came within the budget's reach.
+    let took = flaky.clock.elapsed();
     assert!(
-        s.timeouts >= 2 && s.retries >= 1,
-        "timed-out calls are retried: {s:?}"
+        took >= Duration::from_millis(100) * s.calls as u32
+            && took < Duration::from_millis(250 + 100),
+        "{took:?}"
     );
+    // The slow calls were dropped, not left to finish.
+    assert!(flaky.run(flaky.inner.get("/slow")).unwrap().is_none());
 }
 
 #[test]
 fn reads_are_cached_with_a_ttl_misses_too_and_our_writes_invalidate() {
     let flaky = Arc::new(Flaky::default());
-    let store = Resilient::new(
-        flaky.clone(),
-        Policy {
-            cache_ttl: Duration::from_millis(300),
-            ..fast()
-        },
-    );
+    let store = flaky.wrapped(Policy {
+        cache_ttl: Duration::from_millis(300),
+        ..fast()
+    });
     let calls = || flaky.calls.load(Ordering::SeqCst);
-    block_on(async {
+    flaky.run(async {
         assert!(store.get("/a").await.unwrap().is_none());
         assert!(store.get("/a").await.unwrap().is_none());
         assert_eq!(calls(), 1, "a miss is cached");
@@ -181,12 +199,13 @@ fn reads_are_cached_with_a_ttl_misses_too_and_our_writes_invalidate() {
         assert_eq!(store.get("/a").await.unwrap().unwrap().as_str(), "v1");
         assert_eq!(calls(), 3, "put + one read");
         flaky.inner.put("/a", "changed elsewhere").await.unwrap();
+        flaky.clock.advance(Duration::from_millis(299));
         assert_eq!(
             store.get("/a").await.unwrap().unwrap().as_str(),
             "v1",
             "cached until the TTL runs out"
         );
-        tokio::time::sleep(Duration::from_millis(350)).await;
+        flaky.clock.advance(Duration::from_millis(1));
         assert_eq!(
             store.get("/a").await.unwrap().unwrap().as_str(),
             "changed elsewhere"
@@ -197,30 +216,45 @@ fn reads_are_cached_with_a_ttl_misses_too_and_our_writes_invalidate() {
     let s = store.stats();
     assert_eq!((s.hits, s.misses, s.invalidations), (3, 4, 2), "{s:?}");
     // No cache at all with a zero TTL.
-    let store = Resilient::new(
-        flaky.clone(),
-        Policy {
-            cache_ttl: Duration::ZERO,
-            ..fast()
-        },
-    );
-    block_on(async {
+    let store = flaky.wrapped(Policy {
+        cache_ttl: Duration::ZERO,
+        ..fast()
+    });
+    flaky.run(async {
         store.get("/b").await.unwrap();
         store.get("/b").await.unwrap();
     });
     assert_eq!((store.stats().hits, store.stats().misses), (0, 2));
 }
 
+/// The real time plus a skew the test sets: the store waits on real timers
+/// (it talks to a real server), but the test decides when a cache entry is old.
+#[derive(Default)]
+struct Skewed(Mutex<Duration>);
+
+impl Clock for Skewed {
+    fn now(&self) -> Instant {
+        Instant::now() + *self.0.lock().unwrap()
+    }
+    fn sleep(&self, d: Duration) -> Sleep {
+        Box::pin(tokio::time::sleep(d))
+    }
+}
+
 #[test]
 fn the_cache_in_front_of_a_real_vault() {
     let kms = Kms::new(Kind::Vault);
     let vault = Arc::new(VaultStore::connect(&kms.settings(true), Duration::from_secs(5)).unwrap());
-    let store = Resilient::new(
+    let clock = Arc::new(Skewed::default());
+    // A TTL no test run outlasts: an entry expires when the test says so.
+    let ttl = Duration::from_secs(300);
+    let store = Resilient::with_clock(
         vault,
         Policy {
-            cache_ttl: Duration::from_millis(800),
+            cache_ttl: ttl,
             ..fast()
         },
+        clock.clone(),
     );
     let id = kms.id("cache/password");
     let get = |store: &Resilient| block_on(store.get(&id)).unwrap().map(|v| v.to_string());
@@ -235,7 +269,7 @@ fn the_cache_in_front_of_a_real_vault() {
     );
     kms.put_raw(&id, "external-2");
     assert_eq!(get(&store).as_deref(), Some("ours-1"), "a cached hit");
-    std::thread::sleep(Duration::from_millis(900));
+    *clock.0.lock().unwrap() += ttl;
     assert_eq!(get(&store).as_deref(), Some("external-2"), "expired");
     assert!(block_on(store.delete(&id)).unwrap());
     assert_eq!(get(&store), None);
@@ -382,22 +416,28 @@ fn aws_server_gone_mid_run_then_rerun_completes() {
     assert_eq!(om.json(&d.args("reveal"), &stored), d.doc);
 }
 
+/// The server stops (its port held by the test, so that no other test's
+/// server can take it meanwhile: connections are refused), then a new one
+/// starts on a port servers.sh picks and the client is pointed at it.
 fn stopped_then_restarted(kind: Kind) {
     let kms = Kms::dedicated(kind).with("OM_SM_RETRY_MAX_SECONDS", "1");
     let a = Doc::mysql("before");
     kms.om(true).json(&a.args("seal"), &a.doc);
-    kms.server.stop();
+    let held = kms.server.stop_and_hold();
     let b = Doc::mysql("during");
     let run = kms.om(true).run(&b.args("seal"), &b.doc.to_string());
     let err = run.err();
     assert!(
-        err.contains(&b.ids(&kms)[0]) || b.ids(&kms).iter().any(|id| err.contains(id.as_str())),
+        b.ids(&kms).iter().any(|id| err.contains(id.as_str())),
         "{err}"
     );
     assert!(err.contains("reach"), "{err}");
     assert_not_in(err, &b.values(), "the error");
-    // Back on the same port (a dev server starts empty, with a new token).
-    let server = Arc::new(Server::start_on(kind.server_kind(), kms.server.port));
+    // A new server on another port (servers.sh cannot pick the held one); a
+    // dev server starts empty, with a new token.
+    let server = Arc::new(Server::start(kind.server_kind()));
+    assert_ne!(server.port, kms.server.port);
+    drop(held);
     let mut again = Kms::on(kind, server);
     again.prefix = kms.prefix.clone();
     let again = again.with("OM_SM_RETRY_MAX_SECONDS", "1");
@@ -419,7 +459,7 @@ fn moto_stopped_then_restarted() {
 #[test]
 fn library_errors_name_the_id_and_kind() {
     let kms = Kms::dedicated(Kind::Aws).with("OM_SM_RETRY_MAX_SECONDS", "0.3");
-    kms.server.stop();
+    let _held = kms.server.stop_and_hold();
     let settings = kms.settings(true);
     let e = block_on(async {
         let store = om_secrets::kms::open(&settings).await.unwrap().unwrap();
