@@ -147,26 +147,60 @@ fn approle_through_the_cli() {
     assert_not_in(&run.stderr, &[secret_id.as_str()], "the log");
 }
 
+/// One login serves every call while its token lives; a token revoked
+/// behind our back is refused (403) and replaced by exactly one new login.
+/// The role's tokens live an hour: no call here can outlast one, so the
+/// counts depend on the mechanism only, not on the machine's speed.
 #[test]
-fn approle_logs_in_again_when_the_token_expires_or_is_revoked() {
-    let (kms, _, _) = approle("2s");
-    let settings = kms.settings(true);
-    let store = VaultStore::connect(&settings, Duration::from_secs(5)).unwrap();
+fn approle_logs_in_once_and_again_when_the_token_is_revoked() {
+    let (mut kms, _, _) = approle("1h");
+    let shim = Shim::new(&kms.server.addr);
+    kms.endpoint = shim.addr.clone();
+    let store = VaultStore::connect(&kms.settings(true), Duration::from_secs(5)).unwrap();
     let id = kms.id("relogin/password");
+    let refused = |shim: &Shim| shim.statuses().iter().filter(|s| **s == 403).count();
     block_on(async {
         assert_eq!(store.logins(), 0, "no login before the first call");
         store.put(&id, "v1").await.unwrap();
-        assert_eq!(store.get(&id).await.unwrap().unwrap().as_str(), "v1");
-        assert_eq!(store.logins(), 1);
-        // The 2 s token expires: a new login before the next call.
-        tokio::time::sleep(Duration::from_millis(2300)).await;
-        assert_eq!(store.get(&id).await.unwrap().unwrap().as_str(), "v1");
-        assert_eq!(store.logins(), 2);
+        for _ in 0..3 {
+            assert_eq!(store.get(&id).await.unwrap().unwrap().as_str(), "v1");
+        }
+        assert_eq!((store.logins(), refused(&shim)), (1, 0));
         // Revoked behind our back: the 403 triggers a new login, once.
         kms.vault_ok("PUT", "sys/leases/revoke-prefix/auth/approle/login", None);
         store.put(&id, "v2").await.unwrap();
-        assert_eq!(store.logins(), 3);
+        assert_eq!((store.logins(), refused(&shim)), (2, 1));
         assert_eq!(store.get(&id).await.unwrap().unwrap().as_str(), "v2");
+        assert_eq!((store.logins(), refused(&shim)), (2, 1));
+    });
+}
+
+/// A token whose lease ran out is replaced before the next call, never sent
+/// (no 403 seen): om-secrets logs in again ahead of the lease's end. The test
+/// waits (at least) the whole lease, so a slower machine only waits longer;
+/// the one window left is the lease itself between the new login and the
+/// call that uses it (LEASE, a hang on loopback).
+#[test]
+fn approle_logs_in_again_before_the_token_expires() {
+    const LEASE: Duration = Duration::from_secs(3);
+    let (mut kms, _, _) = approle(&format!("{}s", LEASE.as_secs()));
+    let shim = Shim::new(&kms.server.addr);
+    kms.endpoint = shim.addr.clone();
+    let store = VaultStore::connect(&kms.settings(true), Duration::from_secs(5)).unwrap();
+    let id = kms.id("expiry/password");
+    block_on(async {
+        store.put(&id, "v1").await.unwrap();
+        assert!(store.logins() >= 1);
+        // The first token is dead by now (at the server, whatever our clock).
+        tokio::time::sleep(LEASE + Duration::from_millis(500)).await;
+        let (logins, answers) = (store.logins(), shim.statuses().len());
+        assert_eq!(store.get(&id).await.unwrap().unwrap().as_str(), "v1");
+        assert_eq!(store.logins(), logins + 1, "one new login");
+        let after = &shim.statuses()[answers..];
+        assert!(
+            after.len() >= 2 && after.iter().all(|s| *s == 200),
+            "a login, then the read with its token, none refused: {after:?}"
+        );
     });
 }
 
