@@ -132,26 +132,53 @@ pub fn test_limits() -> Limits {
     }
 }
 
-/// A sandbox with [`test_limits`], the built-in plugins and the hostile one,
-/// shared by the tests of this process (one engine, compiled once; the
+/// A time limit no bounded call reaches, however loaded the machine: the
+/// tests of failures other than a timeout run under it, so that load can
+/// never turn their failure into a timeout, while a real hang still ends
+/// (as a timeout, which those tests do not expect).
+pub const HANG_MS: u64 = 60_000;
+
+/// The limits of the sandbox tests whose property is not about time.
+pub fn untimed_limits() -> Limits {
+    Limits {
+        time: Duration::from_millis(HANG_MS),
+        ..Limits::default()
+    }
+}
+
+fn set_on(sandbox: &Sandbox) -> Plugins {
+    let cache = ComponentCache::new(shared_cache().join("components"));
+    let mut set = Plugins::new();
+    for (name, bytes) in om_secrets::plugin::registry::builtin() {
+        set.add_bytes(sandbox, Some(&cache), bytes, &format!("builtin:{name}"))
+            .unwrap();
+    }
+    set.add_bytes(
+        sandbox,
+        Some(&cache),
+        &fixture_bytes("hostile"),
+        "hostile.wasm",
+    )
+    .unwrap();
+    set
+}
+
+/// A sandbox with [`untimed_limits`], the built-in plugins and the hostile
+/// one, shared by the tests of this process (one engine, compiled once; the
 /// component cache makes later processes fast).
 pub fn hostile_set() -> &'static Plugins {
     static SET: OnceLock<Plugins> = OnceLock::new();
+    SET.get_or_init(|| set_on(&Sandbox::new(untimed_limits()).unwrap()))
+}
+
+/// The same plugins on an engine of its own with [`test_limits`] whose time
+/// passes only when the test advances its epoch
+/// ([`Sandbox::with_manual_time`]): for the time-limit test alone.
+pub fn manual_time_set() -> &'static (Sandbox, Plugins) {
+    static SET: OnceLock<(Sandbox, Plugins)> = OnceLock::new();
     SET.get_or_init(|| {
-        let sandbox = Sandbox::new(test_limits()).unwrap();
-        let cache = ComponentCache::new(shared_cache().join("components"));
-        let mut set = Plugins::new();
-        for (name, bytes) in om_secrets::plugin::registry::builtin() {
-            set.add_bytes(&sandbox, Some(&cache), bytes, &format!("builtin:{name}"))
-                .unwrap();
-        }
-        set.add_bytes(
-            &sandbox,
-            Some(&cache),
-            &fixture_bytes("hostile"),
-            "hostile.wasm",
-        )
-        .unwrap();
-        set
+        let sandbox = Sandbox::with_manual_time(test_limits()).unwrap();
+        let set = set_on(&sandbox);
+        (sandbox, set)
     })
 }

@@ -307,6 +307,19 @@ impl std::fmt::Debug for LoadedPlugin {
 impl Sandbox {
     /// A new engine with the given limits, and its epoch ticker.
     pub fn new(limits: Limits) -> Result<Self, PluginFailure> {
+        Self::build(limits, true)
+    }
+
+    /// A new engine without the ticker: for tests that decide when time
+    /// passes. The epoch advances only when the caller calls
+    /// `engine().increment_epoch()`, each call counting as one [`TICK`], so a
+    /// call times out after exactly its limit's worth of calls, and never
+    /// while the caller does not make them (however slow the machine).
+    pub fn with_manual_time(limits: Limits) -> Result<Self, PluginFailure> {
+        Self::build(limits, false)
+    }
+
+    fn build(limits: Limits, ticker: bool) -> Result<Self, PluginFailure> {
         let refused = |what: &str, e: wasmtime::Error| {
             PluginFailure::Refused(Refusal::Invalid(format!("{what}: {e}")))
         };
@@ -339,18 +352,22 @@ impl Sandbox {
 
         let stop = Arc::new(AtomicBool::new(false));
         let (ticker_engine, ticker_stop) = (engine.weak(), stop.clone());
-        std::thread::Builder::new()
-            .name("om-secrets-epoch".into())
-            .spawn(move || {
-                while !ticker_stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(TICK);
-                    match ticker_engine.upgrade() {
-                        Some(e) => e.increment_epoch(),
-                        None => break,
+        if ticker {
+            std::thread::Builder::new()
+                .name("om-secrets-epoch".into())
+                .spawn(move || {
+                    while !ticker_stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(TICK);
+                        match ticker_engine.upgrade() {
+                            Some(e) => e.increment_epoch(),
+                            None => break,
+                        }
                     }
-                }
-            })
-            .map_err(|e| PluginFailure::Refused(Refusal::Invalid(format!("epoch ticker: {e}"))))?;
+                })
+                .map_err(|e| {
+                    PluginFailure::Refused(Refusal::Invalid(format!("epoch ticker: {e}")))
+                })?;
+        }
         Ok(Sandbox {
             inner: Arc::new(Inner {
                 engine,
