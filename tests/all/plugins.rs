@@ -253,14 +253,20 @@ fn plugins_wit_versions_are_checked_naming_both() {
         loaded(&list, "fixture-wit-0-1-0").unwrap()["witVersion"],
         "0.1.0"
     );
-    let fields = s
-        .run(
-            &cfg,
-            &["fields", "--service-type", "frozen"],
-            r#"{"type":"Frozen","password":"p"}"#,
-        )
-        .json();
-    assert_eq!(fields[0]["pointer"], "/password");
+    let r = s.run(
+        &cfg,
+        &["fields", "--service-type", "frozen"],
+        r#"{"type":"Frozen","password":"p"}"#,
+    );
+    assert_eq!(r.json()[0]["pointer"], "/password");
+    // Its `log` import is linked to the host's log.
+    assert!(
+        r.stderr
+            .lines()
+            .any(|l| l.contains("WARN frozen fixture: discovering plugin=\"fixture-wit-0-1-0\"")),
+        "{}",
+        r.stderr
+    );
 
     for (name, version) in [
         ("wit-0-1-1", "0.1.1"),
@@ -290,8 +296,11 @@ fn plugins_host_rule_for_wit_versions() {
         wasmtime::component::Component::new(sandbox.engine(), fixture_bytes("wit-0-1-0")).unwrap();
     let (version, imports) = check_interface(sandbox.engine(), &component).unwrap();
     assert_eq!(version, "0.1.0");
-    // (it never logs, so the linker dropped the `log` import)
-    assert_eq!(imports, vec!["omsecrets:policy/types@0.1.0"]);
+    // An older plugin that logs imports `log@0.1.0`, and links on this host.
+    assert_eq!(
+        imports,
+        vec!["omsecrets:policy/types@0.1.0", "omsecrets:policy/log@0.1.0"]
+    );
     assert!(
         compatible("0.1.0", "0.1.1"),
         "a 0.1.1 host loads a 0.1.0 plugin"

@@ -666,6 +666,38 @@ fn sandbox_mask_fails_rather_than_returning_unmasked_data() {
 }
 
 #[test]
+fn sandbox_plugin_log_lines_are_capped_at_32_per_call() {
+    let om = om_with_hostile().with("OM_SECRETS_LOG", "warn");
+    let r = run(
+        &om,
+        "fields",
+        &["--service-type", "hostile"],
+        &config("LogMany"),
+    );
+    assert_eq!(r.json()[0]["pointer"], "/password");
+    let kept: Vec<usize> = r
+        .stderr
+        .lines()
+        .filter_map(|l| l.split("hostile log line ").nth(1))
+        .map(|rest| rest.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(kept, (0..32).collect::<Vec<_>>(), "{}", r.stderr);
+    // The next call has a budget of its own.
+    let r = run(
+        &om,
+        "fields",
+        &["--service-type", "hostile"],
+        &config("LogMany"),
+    );
+    assert_eq!(
+        r.stderr.matches("hostile log line ").count(),
+        32,
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn sandbox_plugin_log_lines_are_redacted_and_cannot_forge_lines() {
     let om = om_with_hostile().with("OM_SECRETS_LOG", "warn");
     let r = run(
