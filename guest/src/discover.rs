@@ -11,7 +11,9 @@
 //! a dbt source's `dbtConfigType`) is never a secret. Each node is visited once
 //! and each field reported once.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde_json::Value;
 
@@ -103,22 +105,55 @@ fn node(v: &Value) -> *const Value {
     v
 }
 
+/// A fast, unkeyed hasher (FxHash's multiply-rotate) for the walker's sets of
+/// node addresses and pointers: SipHash dominated small configs. Keys come
+/// from the config, so a crafted config could make these sets slow; it slows
+/// only its own call, which the host's time limit bounds.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.write_u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        for &b in chunks.remainder() {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastSet<T> = HashSet<T, BuildHasherDefault<FxHasher>>;
+
 struct Walker<'t> {
     table: &'t RuleTable,
     found: Vec<SecretField>,
     /// Pointers in `found`: a field is reported once, in linear time.
-    seen: HashSet<String>,
+    seen: FastSet<String>,
     /// Nodes a rule has settled (a field it yielded, a `url` field, a nested
     /// connection): the heuristic sweep skips them.
-    settled: HashSet<*const Value>,
+    settled: FastSet<*const Value>,
     /// Nodes a rule's path goes through, and `map`s: the sweep looks at their
     /// entries one by one and never takes them as a whole, even under a
     /// credential-like name (`credentials/gcpConfig/…` is a typed model).
-    entered: HashSet<*const Value>,
+    entered: FastSet<*const Value>,
 }
 
 impl Walker<'_> {
-    fn push(&mut self, tokens: &[String], treatment: Treatment) {
+    fn push(&mut self, tokens: &[Cow<'_, str>], treatment: Treatment) {
         let pointer = pointer_of(tokens);
         if !self.seen.insert(pointer.clone()) {
             return;
@@ -131,11 +166,11 @@ impl Walker<'_> {
         });
     }
 
-    fn apply_section(
+    fn apply_section<'v>(
         &mut self,
         connector_type: &str,
-        root: &Value,
-        base: &[String],
+        root: &'v Value,
+        base: &[Cow<'v, str>],
         depth: usize,
         key: &str,
     ) -> Result<(), PolicyError> {
@@ -172,15 +207,15 @@ impl Walker<'_> {
                 }
             }
         }
-        for rule in &rules {
+        for rule in rules.iter() {
             if !guard_holds(rule, root) {
                 // The table knows this property, and that it is plain here:
                 // not for the heuristics either.
-                self.settle(&rule.path, root);
+                self.settle(&rule.path[..], root);
                 continue;
             }
             let mut tokens = base.to_vec();
-            self.walk(rule, &rule.path, root, &mut tokens, depth)?;
+            self.walk(rule, &rule.path[..], root, &mut tokens, depth)?;
         }
         // What no rule settled (properties and `oneOf` variants newer than
         // the table, free-form maps) gets the credential heuristics.
@@ -189,7 +224,7 @@ impl Walker<'_> {
             if ROUTING_KEYS.contains(&k.as_str()) && v.is_string() {
                 continue;
             }
-            tokens.push(k.clone());
+            tokens.push(Cow::Borrowed(k));
             let r = self.sweep_entry(Some(k), v, &mut tokens);
             tokens.pop();
             r?;
@@ -197,12 +232,12 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn walk(
+    fn walk<'v>(
         &mut self,
         rule: &Rule<'_>,
         rest: &[&str],
-        value: &Value,
-        tokens: &mut Vec<String>,
+        value: &'v Value,
+        tokens: &mut Vec<Cow<'v, str>>,
         depth: usize,
     ) -> Result<(), PolicyError> {
         let Some((first, rest_after)) = rest.split_first() else {
@@ -219,17 +254,25 @@ impl Walker<'_> {
             return Ok(());
         }
         self.entered.insert(node(value));
-        let children: Vec<(String, &Value)> = match (value, *first) {
-            (Value::Object(m), "*") => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
+        // A named key (the common case) needs no list of children.
+        if let (Value::Object(m), key) = (value, *first)
+            && key != "*"
+        {
+            if let Some((k, child)) = m.get_key_value(key) {
+                tokens.push(Cow::Borrowed(k));
+                let r = self.walk(rule, rest_after, child, tokens, depth);
+                tokens.pop();
+                r?;
+            }
+            return Ok(());
+        }
+        let children: Vec<(Cow<'v, str>, &'v Value)> = match (value, *first) {
+            (Value::Object(m), "*") => m.iter().map(|(k, v)| (Cow::Borrowed(&k[..]), v)).collect(),
             (Value::Array(a), "*") => a
                 .iter()
                 .enumerate()
-                .map(|(i, v)| (i.to_string(), v))
+                .map(|(i, v)| (Cow::Owned(i.to_string()), v))
                 .collect(),
-            (Value::Object(m), key) => m
-                .get(key)
-                .map(|v| vec![(key.to_string(), v)])
-                .unwrap_or_default(),
             _ => Vec::new(),
         };
         for (token, child) in children {
@@ -262,11 +305,11 @@ impl Walker<'_> {
         }
     }
 
-    fn at_target(
+    fn at_target<'v>(
         &mut self,
         rule: &Rule<'_>,
-        value: &Value,
-        tokens: &[String],
+        value: &'v Value,
+        tokens: &[Cow<'v, str>],
         depth: usize,
     ) -> Result<(), PolicyError> {
         let wildcard = rule.path.contains(&"*");
@@ -337,11 +380,11 @@ impl Walker<'_> {
     /// that no rule settled: a credential-like key makes its whole value
     /// secret; otherwise strings are looked at as URLs and containers are
     /// swept entry by entry. Each node is visited once.
-    fn sweep_entry(
+    fn sweep_entry<'v>(
         &mut self,
         key: Option<&str>,
-        value: &Value,
-        tokens: &mut Vec<String>,
+        value: &'v Value,
+        tokens: &mut Vec<Cow<'v, str>>,
     ) -> Result<(), PolicyError> {
         let id = node(value);
         if self.settled.contains(&id) {
@@ -356,7 +399,7 @@ impl Walker<'_> {
             }
             Value::Object(m) => {
                 for (k, v) in m {
-                    tokens.push(k.clone());
+                    tokens.push(Cow::Borrowed(k));
                     let r = self.sweep_entry(Some(k), v, tokens);
                     tokens.pop();
                     r?;
@@ -364,7 +407,7 @@ impl Walker<'_> {
             }
             Value::Array(a) => {
                 for (i, v) in a.iter().enumerate() {
-                    tokens.push(i.to_string());
+                    tokens.push(Cow::Owned(i.to_string()));
                     let r = self.sweep_entry(None, v, tokens);
                     tokens.pop();
                     r?;
@@ -380,10 +423,10 @@ impl Walker<'_> {
     /// carry no secret. A number is skipped below `**` (the rule names what it
     /// wants) and refused under a credential-like key, naming it: the host
     /// seals strings only, and a credential must not pass in the clear.
-    fn leaves(
+    fn leaves<'v>(
         &mut self,
-        value: &Value,
-        tokens: &mut Vec<String>,
+        value: &'v Value,
+        tokens: &mut Vec<Cow<'v, str>>,
         treatment: Treatment,
         numbers: Numbers,
     ) -> Result<(), PolicyError> {
@@ -405,7 +448,7 @@ impl Walker<'_> {
                     {
                         continue;
                     }
-                    tokens.push(k.clone());
+                    tokens.push(Cow::Borrowed(k));
                     let r = self.leaves(v, tokens, treatment, numbers);
                     tokens.pop();
                     r?;
@@ -413,7 +456,7 @@ impl Walker<'_> {
             }
             Value::Array(a) => {
                 for (i, v) in a.iter().enumerate() {
-                    tokens.push(i.to_string());
+                    tokens.push(Cow::Owned(i.to_string()));
                     let r = self.leaves(v, tokens, treatment, numbers);
                     tokens.pop();
                     r?;
@@ -453,7 +496,7 @@ fn guard_holds(rule: &Rule<'_>, root: &Value) -> bool {
         return true;
     };
     let mut v = root;
-    for key in path {
+    for key in path.iter() {
         match v.get(key) {
             Some(next) => v = next,
             None => return false,
@@ -462,11 +505,17 @@ fn guard_holds(rule: &Rule<'_>, root: &Value) -> bool {
     v.as_str() == Some(want)
 }
 
-fn pointer_of(tokens: &[String]) -> String {
-    tokens
-        .iter()
-        .map(|t| format!("/{}", escape_token(t)))
-        .collect()
+fn pointer_of(tokens: &[Cow<'_, str>]) -> String {
+    let mut out = String::with_capacity(tokens.iter().map(|t| t.len() + 1).sum());
+    for t in tokens {
+        out.push('/');
+        if t.contains(['~', '/']) {
+            out.push_str(&escape_token(t));
+        } else {
+            out.push_str(t);
+        }
+    }
+    out
 }
 
 impl RuleTable {
@@ -494,9 +543,9 @@ impl RuleTable {
         let mut w = Walker {
             table: self,
             found: Vec::new(),
-            seen: HashSet::new(),
-            settled: HashSet::new(),
-            entered: HashSet::new(),
+            seen: FastSet::default(),
+            settled: FastSet::default(),
+            entered: FastSet::default(),
         };
         w.apply_section(connector_type, value, &[], 0, DEFAULT_KEY)?;
         Ok(w.found)

@@ -174,10 +174,79 @@ fn stem(word: &str) -> &str {
     word.trim_end_matches(|c: char| c.is_ascii_digit())
 }
 
+/// Longest key, and most words, split without allocating (ASCII keys only):
+/// every property name of OpenMetadata's models and ordinary option keys fit;
+/// longer or non-ASCII keys take the general path, with the same result.
+const FAST_KEY_BYTES: usize = 96;
+const FAST_KEY_WORDS: usize = 16;
+
+/// [`words`] of an ASCII key, lower-cased into `buf`, as byte ranges; `None`
+/// when the key is not ASCII or does not fit.
+fn ascii_words(
+    key: &str,
+    buf: &mut [u8; FAST_KEY_BYTES],
+    ranges: &mut [(u8, u8); FAST_KEY_WORDS],
+) -> Option<usize> {
+    let bytes = key.as_bytes();
+    if bytes.len() > FAST_KEY_BYTES || !key.is_ascii() {
+        return None;
+    }
+    let mut n = 0;
+    let mut start: Option<usize> = None;
+    let mut prev_lower = false;
+    let mut close = |from: usize, to: usize, n: &mut usize| -> Option<()> {
+        if *n == FAST_KEY_WORDS {
+            return None;
+        }
+        ranges[*n] = (from as u8, to as u8);
+        *n += 1;
+        Some(())
+    };
+    for (i, &b) in bytes.iter().enumerate() {
+        if !b.is_ascii_alphanumeric() {
+            if let Some(s) = start.take() {
+                close(s, i, &mut n)?;
+            }
+            prev_lower = false;
+            continue;
+        }
+        if b.is_ascii_uppercase()
+            && prev_lower
+            && let Some(s) = start.take()
+        {
+            close(s, i, &mut n)?;
+        }
+        prev_lower = b.is_ascii_lowercase() || b.is_ascii_digit();
+        buf[i] = b.to_ascii_lowercase();
+        start.get_or_insert(i);
+    }
+    if let Some(s) = start {
+        close(s, bytes.len(), &mut n)?;
+    }
+    Some(n)
+}
+
 /// Whether an entry with this key holds a credential (see the module docs).
 pub fn is_credential_key(key: &str) -> bool {
+    // The same decision on the same words; ASCII keys (all but exotic ones)
+    // are split on the stack: this runs on every key the rules leave.
+    let mut buf = [0u8; FAST_KEY_BYTES];
+    let mut ranges = [(0u8, 0u8); FAST_KEY_WORDS];
+    if let Some(n) = ascii_words(key, &mut buf, &mut ranges) {
+        let mut stems = [""; FAST_KEY_WORDS];
+        for (stem_at, &(a, b)) in stems.iter_mut().zip(&ranges[..n]) {
+            let word = std::str::from_utf8(&buf[a as usize..b as usize]).expect("ASCII");
+            *stem_at = stem(word);
+        }
+        return decide(&stems[..n]);
+    }
     let w = words(key);
     let stems: Vec<&str> = w.iter().map(|x| stem(x)).collect();
+    decide(&stems)
+}
+
+/// [`is_credential_key`] on a key's stemmed words.
+fn decide(stems: &[&str]) -> bool {
     let (Some(first), Some(last)) = (stems.first(), stems.last()) else {
         return false;
     };
@@ -343,6 +412,41 @@ mod tests {
         "secretsManager",
         "clientKeyCertificate",
     ];
+
+    /// The allocation-free split of ASCII keys decides as the general one.
+    #[test]
+    fn ascii_fast_path_agrees_with_words() {
+        let slow = |k: &str| {
+            let w = words(k);
+            let stems: Vec<&str> = w.iter().map(|x| stem(x)).collect();
+            decide(&stems)
+        };
+        let long = "aB".repeat(40) + "_password";
+        let many = "a_".repeat(20) + "token";
+        let mut keys: Vec<String> = CREDENTIAL_KEYS
+            .iter()
+            .chain(ORDINARY_KEYS)
+            .map(|k| k.to_string())
+            .collect();
+        keys.extend([
+            long,
+            many,
+            "".into(),
+            "__".into(),
+            "X".into(),
+            "aPI_KEY2".into(),
+        ]);
+        for k in &keys {
+            for v in [
+                k.clone(),
+                k.to_uppercase(),
+                format!("{k}Id"),
+                format!("my.{k}_9"),
+            ] {
+                assert_eq!(is_credential_key(&v), slow(&v), "{v}");
+            }
+        }
+    }
 
     #[test]
     fn credential_keys() {

@@ -9,6 +9,10 @@
 //!     version: env!("CARGO_PKG_VERSION"),
 //!     service_type: "database",
 //!     rules: include_str!("../rules/database.rules"),
+//!     // Optional: the same table compiled by the plugin's build script
+//!     // (`fn main() { om_secrets_guest::rules::build("rules/database.rules") }`),
+//!     // so that a call parses no rules.
+//!     compiled: include!(concat!(env!("OUT_DIR"), "/rules.rs")),
 //! }
 //! ```
 //!
@@ -55,11 +59,18 @@ pub struct Info {
 #[macro_export]
 macro_rules! plugin {
     (name: $name:expr, version: $version:expr, service_type: $st:expr, rules: $rules:expr $(,)?) => {
+        $crate::plugin!(@table $name, $version, $st, $crate::RuleTable::new($rules));
+    };
+    (name: $name:expr, version: $version:expr, service_type: $st:expr, rules: $rules:expr,
+     compiled: $compiled:expr $(,)?) => {
+        $crate::plugin!(@table $name, $version, $st, $crate::RuleTable::compiled($rules, $compiled));
+    };
+    (@table $name:expr, $version:expr, $st:expr, $table:expr) => {
         /// What this plugin says about itself.
         pub const INFO: $crate::Info =
             $crate::Info { name: $name, version: $version, service_type: $st };
         /// This plugin's rule table.
-        pub const RULES: $crate::RuleTable = $crate::RuleTable::new($rules);
+        pub const RULES: $crate::RuleTable = $table;
 
         #[cfg(target_arch = "wasm32")]
         #[allow(unsafe_code)]

@@ -32,7 +32,13 @@
 //! a `oneOf` are listed side by side and the
 //! config itself tells which one it holds; `if PATH=VALUE` settles the rare case
 //! where the same property is a credential in one variant and not in another.
+//!
+//! The text is the source; a plugin's build script compiles it into static
+//! data ([`compile_to_rust`], [`RuleTable::compiled`]), so that a call, which
+//! always runs in a fresh instance, parses no rules at all: it finds its
+//! section by name and walks `&'static` paths.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// What a matched rule asks the host to do.
@@ -64,16 +70,17 @@ pub const DEFAULT_KEY: &str = "type";
 /// The path segment standing for everything below (`**`).
 pub const ALL_BELOW: &str = "**";
 
-/// One parsed rule line.
+/// One parsed rule line: borrowed from static data in a compiled table,
+/// owned when parsed from text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rule<'a> {
     /// What the rule does.
     pub kind: RuleKind,
     /// The path, split at `/`.
-    pub path: Vec<&'a str>,
+    pub path: Cow<'a, [&'a str]>,
     /// An optional guard: the rule applies only when the string at this path
     /// (from the same root) equals the value.
-    pub guard: Option<(Vec<&'a str>, &'a str)>,
+    pub guard: Option<(Cow<'a, [&'a str]>, &'a str)>,
     /// For `nested` rules: the property of the embedded object that names its
     /// section (`by KEY`; [`DEFAULT_KEY`] when not given).
     pub key: &'a str,
@@ -97,21 +104,54 @@ impl fmt::Display for RuleError {
 
 impl std::error::Error for RuleError {}
 
-/// A rule table, kept as text and read a section at a time.
+/// One section of a compiled table ([`RuleTable::compiled`]).
+#[derive(Clone, Debug)]
+pub struct Section {
+    /// The connector type (the header's name).
+    pub name: &'static str,
+    /// Marked `nested`: only for nested connections.
+    pub nested_only: bool,
+    /// Its rules, in table order.
+    pub rules: &'static [Rule<'static>],
+}
+
+/// A rule table: its text, and the same table compiled into static data when
+/// a build script made one (a plugin's; see [`compile_to_rust`]).
 #[derive(Clone, Copy, Debug)]
 pub struct RuleTable {
     text: &'static str,
+    compiled: Option<&'static [Section]>,
 }
 
 impl RuleTable {
-    /// Wrap a table (usually `include_str!`-ed).
+    /// Wrap a table (usually `include_str!`-ed), read a section at a time on
+    /// each call.
     pub const fn new(text: &'static str) -> Self {
-        RuleTable { text }
+        RuleTable {
+            text,
+            compiled: None,
+        }
+    }
+
+    /// A table and its sections as [`compile_to_rust`] wrote them from the
+    /// same text: calls read the sections, never the text.
+    pub const fn compiled(text: &'static str, sections: &'static [Section]) -> Self {
+        RuleTable {
+            text,
+            compiled: Some(sections),
+        }
     }
 
     /// The connector types the table serves (sections not marked `nested`),
     /// in order.
     pub fn connector_types(&self) -> Vec<&'static str> {
+        if let Some(sections) = self.compiled {
+            return sections
+                .iter()
+                .filter(|s| !s.nested_only)
+                .map(|s| s.name)
+                .collect();
+        }
         self.text
             .lines()
             .filter_map(|l| section_header(strip_comment(l)))
@@ -121,8 +161,24 @@ impl RuleTable {
     }
 
     /// The rules of one section, or `None` if the table has no such section.
-    /// With `top_level`, sections marked `nested` do not count.
+    /// With `top_level`, sections marked `nested` do not count. A compiled
+    /// table lends its static rules; a text table parses the section.
     pub fn section(
+        &self,
+        connector_type: &str,
+        top_level: bool,
+    ) -> Option<Result<Cow<'static, [Rule<'static>]>, RuleError>> {
+        if let Some(sections) = self.compiled {
+            return sections
+                .iter()
+                .find(|s| s.name == connector_type && !(top_level && s.nested_only))
+                .map(|s| Ok(Cow::Borrowed(s.rules)));
+        }
+        self.parse_section(connector_type, top_level)
+            .map(|r| r.map(Cow::Owned))
+    }
+
+    fn parse_section(
         &self,
         connector_type: &str,
         top_level: bool,
@@ -170,37 +226,41 @@ impl RuleTable {
     /// Parse every section, for tests and build-time checks: the first error,
     /// or the number of rules.
     pub fn validate(&self) -> Result<usize, RuleError> {
-        let mut count = 0;
-        let mut seen = Vec::new();
-        for (n, raw) in self.text.lines().enumerate() {
-            let line = strip_comment(raw);
-            if line.is_empty() {
-                continue;
-            }
-            if let Some(name) = section_name(line) {
-                if name.is_empty() || seen.contains(&name) {
-                    return Err(RuleError {
-                        line: n + 1,
-                        message: format!("empty or repeated section [{name}]"),
-                    });
-                }
-                seen.push(name);
-                continue;
-            }
-            if seen.is_empty() {
+        validate_text(self.text)
+    }
+}
+
+fn validate_text(text: &str) -> Result<usize, RuleError> {
+    let mut count = 0;
+    let mut seen = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = strip_comment(raw);
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(name) = section_name(line) {
+            if name.is_empty() || seen.contains(&name) {
                 return Err(RuleError {
                     line: n + 1,
-                    message: "rule outside a section".into(),
+                    message: format!("empty or repeated section [{name}]"),
                 });
             }
-            parse_rule(line).map_err(|message| RuleError {
-                line: n + 1,
-                message,
-            })?;
-            count += 1;
+            seen.push(name);
+            continue;
         }
-        Ok(count)
+        if seen.is_empty() {
+            return Err(RuleError {
+                line: n + 1,
+                message: "rule outside a section".into(),
+            });
+        }
+        parse_rule(line).map_err(|message| RuleError {
+            line: n + 1,
+            message,
+        })?;
+        count += 1;
     }
+    Ok(count)
 }
 
 fn strip_comment(line: &str) -> &str {
@@ -223,12 +283,12 @@ fn section_header(line: &str) -> Option<(&str, bool)> {
     }
 }
 
-fn parse_path(text: &str) -> Result<Vec<&str>, String> {
+fn parse_path(text: &str) -> Result<Cow<'_, [&str]>, String> {
     let path: Vec<&str> = text.split('/').collect();
     if path.iter().any(|s| s.is_empty()) {
         return Err(format!("empty segment in path `{text}`"));
     }
-    Ok(path)
+    Ok(Cow::Owned(path))
 }
 
 fn parse_rule(line: &str) -> Result<Rule<'_>, String> {
@@ -287,6 +347,72 @@ fn parse_rule(line: &str) -> Result<Rule<'_>, String> {
     })
 }
 
+/// Compile a table's text into a Rust expression of type
+/// `&'static [Section]` (for [`RuleTable::compiled`]), after checking every
+/// line ([`RuleTable::validate`]). A plugin's build script writes it to
+/// `OUT_DIR` ([`build`]); the `plugin!` macro includes it.
+pub fn compile_to_rust(text: &str) -> Result<String, RuleError> {
+    validate_text(text)?;
+    let mut out = String::from("&[\n");
+    let mut lines = text.lines().map(strip_comment).filter(|l| !l.is_empty());
+    let mut header = lines.next();
+    while let Some(h) = header {
+        let (name, nested_only) = section_header(h).expect("validated: a section comes first");
+        out.push_str(&format!(
+            "    ::om_secrets_guest::rules::Section {{ name: {name:?}, nested_only: {nested_only}, rules: &[\n"
+        ));
+        header = None;
+        for line in lines.by_ref() {
+            if section_name(line).is_some() {
+                header = Some(line);
+                break;
+            }
+            let r = parse_rule(line).expect("validated");
+            let kind = match r.kind {
+                RuleKind::Field(Treatment::Secret) => {
+                    "Field(::om_secrets_guest::rules::Treatment::Secret)"
+                }
+                RuleKind::Field(Treatment::Sensitive) => {
+                    "Field(::om_secrets_guest::rules::Treatment::Sensitive)"
+                }
+                RuleKind::Map => "Map",
+                RuleKind::Url => "Url",
+                RuleKind::Nested => "Nested",
+            };
+            let guard = match &r.guard {
+                None => "None".to_string(),
+                Some((p, v)) => {
+                    format!("Some((::std::borrow::Cow::Borrowed(&{:?}), {v:?}))", &p[..])
+                }
+            };
+            out.push_str(&format!(
+                "        ::om_secrets_guest::rules::Rule {{ kind: ::om_secrets_guest::rules::RuleKind::{kind}, path: ::std::borrow::Cow::Borrowed(&{:?}), guard: {guard}, key: {:?} }},\n",
+                &r.path[..],
+                r.key
+            ));
+        }
+        out.push_str("    ] },\n");
+    }
+    out.push(']');
+    Ok(out)
+}
+
+/// For a plugin's `build.rs`: compile the rule table at `path` (relative to
+/// the plugin's manifest directory) into `$OUT_DIR/rules.rs`, which
+/// `plugin! { …, compiled: true }` includes. A bad table fails the build,
+/// naming the line.
+pub fn build(path: &str) {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("run from a build script");
+    let out = std::env::var("OUT_DIR").expect("run from a build script");
+    let file = std::path::Path::new(&dir).join(path);
+    println!("cargo:rerun-if-changed={}", file.display());
+    let text =
+        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+    let code = compile_to_rust(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    std::fs::write(std::path::Path::new(&out).join("rules.rs"), code)
+        .unwrap_or_else(|e| panic!("write rules.rs: {e}"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,7 +432,7 @@ mod tests {
         assert_eq!(a[0].path, vec!["a", "b"]);
         assert_eq!(a[1].kind, RuleKind::Map);
         let b = TABLE.section("B", true).unwrap().unwrap();
-        assert_eq!(b[1].guard, Some((vec!["t"], "cloud")));
+        assert_eq!(b[1].guard, Some((Cow::Owned(vec!["t"]), "cloud")));
         assert!(TABLE.section("D", false).is_none());
         assert_eq!(TABLE.validate(), Ok(5));
     }
@@ -341,17 +467,17 @@ mod tests {
         let r = t.section("P", true).unwrap().unwrap();
         assert_eq!(r[0].kind, RuleKind::Nested);
         assert_eq!(
-            (r[0].path.clone(), r[0].key),
+            (r[0].path.to_vec(), r[0].key),
             (vec!["src"], "dbtConfigType")
         );
         // Without `by`, the connection's own `type`; `*` reaches every element.
         assert_eq!(
-            (r[1].path.clone(), r[1].key),
+            (r[1].path.to_vec(), r[1].key),
             (vec!["conns", "*", "config"], "type")
         );
         assert_eq!(
             (r[2].key, r[2].guard.clone()),
-            ("k", Some((vec!["t"], "v")))
+            ("k", Some((Cow::Owned(vec!["t"]), "v")))
         );
         assert_eq!(t.validate(), Ok(3));
         for (bad, why) in [

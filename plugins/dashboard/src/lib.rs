@@ -7,4 +7,5 @@ om_secrets_guest::plugin! {
     version: env!("CARGO_PKG_VERSION"),
     service_type: "dashboard",
     rules: include_str!("../rules/dashboard.rules"),
+    compiled: include!(concat!(env!("OUT_DIR"), "/rules.rs")),
 }

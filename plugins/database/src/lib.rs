@@ -8,4 +8,5 @@ om_secrets_guest::plugin! {
     version: env!("CARGO_PKG_VERSION"),
     service_type: "database",
     rules: include_str!("../rules/database.rules"),
+    compiled: include!(concat!(env!("OUT_DIR"), "/rules.rs")),
 }

@@ -12,4 +12,5 @@ om_secrets_guest::plugin! {
     version: env!("CARGO_PKG_VERSION"),
     service_type: "ingestion",
     rules: include_str!("../rules/ingestion.rules"),
+    compiled: include!(concat!(env!("OUT_DIR"), "/rules.rs")),
 }

@@ -7,4 +7,5 @@ om_secrets_guest::plugin! {
     version: env!("CARGO_PKG_VERSION"),
     service_type: "mcp",
     rules: include_str!("../rules/mcp.rules"),
+    compiled: include!(concat!(env!("OUT_DIR"), "/rules.rs")),
 }
