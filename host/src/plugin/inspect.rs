@@ -68,7 +68,7 @@ pub struct DryRun {
 
 /// Check one plugin file under the configured limits.
 pub fn check_file(path: &Path, settings: &Settings) -> Result<CheckReport> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = super::read_component(path)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let source = path.display().to_string();
     let sandbox = Sandbox::new(settings.limits.clone()).map_err(|reason| Error::Plugin {

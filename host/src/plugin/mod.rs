@@ -211,3 +211,32 @@ fn compatible_range(host: &str) -> String {
         _ => host.to_string(),
     }
 }
+
+/// Read a plugin file, refusing one over [`sandbox::MAX_COMPONENT_BYTES`]
+/// before reading it whole (a huge file in the plugins directory is never
+/// loaded into memory; a file growing while read is cut at the limit and
+/// refused too).
+pub fn read_component(path: &std::path::Path) -> crate::Result<Vec<u8>> {
+    use std::io::Read;
+    let limit = sandbox::MAX_COMPONENT_BYTES;
+    let too_large = |bytes: usize| crate::Error::Plugin {
+        plugin: path.display().to_string(),
+        reason: PluginFailure::Refused(Refusal::TooLarge { bytes, limit }),
+    };
+    let file = std::fs::File::open(path).map_err(|e| crate::Error::io(path, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| crate::Error::io(path, e))?
+        .len();
+    if len > limit as u64 {
+        return Err(too_large(usize::try_from(len).unwrap_or(usize::MAX)));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| crate::Error::io(path, e))?;
+    if bytes.len() > limit {
+        return Err(too_large(bytes.len()));
+    }
+    Ok(bytes)
+}

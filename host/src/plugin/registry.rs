@@ -287,7 +287,7 @@ impl Plugins {
                 plugin: source.clone(),
                 reason: PluginFailure::Refused(r),
             };
-            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            let bytes = super::read_component(&path)?;
             let sha256 = hex::encode(Sha256::digest(&bytes));
 
             // The pin is checked before the bytes are parsed or compiled.
