@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use serde_json::Value;
+use crate::json::Value;
 
 use crate::heuristics::{is_credential_key, url_has_password, words};
 use crate::rules::{ALL_BELOW, DEFAULT_KEY, Rule, RuleKind, RuleTable, Treatment};
@@ -101,8 +101,8 @@ fn is_tokenized(s: &str) -> bool {
 const ROUTING_KEYS: &[&str] = &["type", "authType", "dbtConfigType"];
 
 /// The identity of a node of the (immutable) config being walked.
-fn node(v: &Value) -> *const Value {
-    v
+fn node(v: &Value<'_>) -> *const () {
+    (v as *const Value<'_>).cast()
 }
 
 /// A fast, unkeyed hasher (FxHash's multiply-rotate) for the walker's sets of
@@ -145,11 +145,11 @@ struct Walker<'t> {
     seen: FastSet<String>,
     /// Nodes a rule has settled (a field it yielded, a `url` field, a nested
     /// connection): the heuristic sweep skips them.
-    settled: FastSet<*const Value>,
+    settled: FastSet<*const ()>,
     /// Nodes a rule's path goes through, and `map`s: the sweep looks at their
     /// entries one by one and never takes them as a whole, even under a
     /// credential-like name (`credentials/gcpConfig/…` is a typed model).
-    entered: FastSet<*const Value>,
+    entered: FastSet<*const ()>,
 }
 
 impl Walker<'_> {
@@ -169,7 +169,7 @@ impl Walker<'_> {
     fn apply_section<'v>(
         &mut self,
         connector_type: &str,
-        root: &'v Value,
+        root: &'v Value<'_>,
         base: &[Cow<'v, str>],
         depth: usize,
         key: &str,
@@ -220,11 +220,11 @@ impl Walker<'_> {
         // What no rule settled (properties and `oneOf` variants newer than
         // the table, free-form maps) gets the credential heuristics.
         let mut tokens = base.to_vec();
-        for (k, v) in entries {
-            if ROUTING_KEYS.contains(&k.as_str()) && v.is_string() {
+        for (k, v) in entries.iter() {
+            if ROUTING_KEYS.contains(&&k[..]) && v.is_string() {
                 continue;
             }
-            tokens.push(Cow::Borrowed(k));
+            tokens.push(Cow::Borrowed(&k[..]));
             let r = self.sweep_entry(Some(k), v, &mut tokens);
             tokens.pop();
             r?;
@@ -236,7 +236,7 @@ impl Walker<'_> {
         &mut self,
         rule: &Rule<'_>,
         rest: &[&str],
-        value: &'v Value,
+        value: &'v Value<'_>,
         tokens: &mut Vec<Cow<'v, str>>,
         depth: usize,
     ) -> Result<(), PolicyError> {
@@ -259,14 +259,14 @@ impl Walker<'_> {
             && key != "*"
         {
             if let Some((k, child)) = m.get_key_value(key) {
-                tokens.push(Cow::Borrowed(k));
+                tokens.push(Cow::Borrowed(&k[..]));
                 let r = self.walk(rule, rest_after, child, tokens, depth);
                 tokens.pop();
                 r?;
             }
             return Ok(());
         }
-        let children: Vec<(Cow<'v, str>, &'v Value)> = match (value, *first) {
+        let children: Vec<(Cow<'v, str>, &'v Value<'_>)> = match (value, *first) {
             (Value::Object(m), "*") => m.iter().map(|(k, v)| (Cow::Borrowed(&k[..]), v)).collect(),
             (Value::Array(a), "*") => a
                 .iter()
@@ -285,7 +285,7 @@ impl Walker<'_> {
     }
 
     /// Mark what `path` reaches as settled, yielding nothing.
-    fn settle(&mut self, path: &[&str], value: &Value) {
+    fn settle(&mut self, path: &[&str], value: &Value<'_>) {
         let Some((first, rest)) = path.split_first() else {
             self.settled.insert(node(value));
             return;
@@ -308,7 +308,7 @@ impl Walker<'_> {
     fn at_target<'v>(
         &mut self,
         rule: &Rule<'_>,
-        value: &'v Value,
+        value: &'v Value<'_>,
         tokens: &[Cow<'v, str>],
         depth: usize,
     ) -> Result<(), PolicyError> {
@@ -383,7 +383,7 @@ impl Walker<'_> {
     fn sweep_entry<'v>(
         &mut self,
         key: Option<&str>,
-        value: &'v Value,
+        value: &'v Value<'_>,
         tokens: &mut Vec<Cow<'v, str>>,
     ) -> Result<(), PolicyError> {
         let id = node(value);
@@ -398,8 +398,8 @@ impl Walker<'_> {
                 self.push(tokens, Treatment::Secret);
             }
             Value::Object(m) => {
-                for (k, v) in m {
-                    tokens.push(Cow::Borrowed(k));
+                for (k, v) in m.iter() {
+                    tokens.push(Cow::Borrowed(&k[..]));
                     let r = self.sweep_entry(Some(k), v, tokens);
                     tokens.pop();
                     r?;
@@ -425,7 +425,7 @@ impl Walker<'_> {
     /// seals strings only, and a credential must not pass in the clear.
     fn leaves<'v>(
         &mut self,
-        value: &'v Value,
+        value: &'v Value<'_>,
         tokens: &mut Vec<Cow<'v, str>>,
         treatment: Treatment,
         numbers: Numbers,
@@ -433,7 +433,7 @@ impl Walker<'_> {
         match value {
             Value::String(_) | Value::Null => self.push(tokens, treatment),
             Value::Bool(_) => {}
-            Value::Number(_) => {
+            Value::Number => {
                 if numbers == Numbers::Refuse {
                     return Err(malformed(
                         &pointer_of(tokens),
@@ -442,13 +442,13 @@ impl Walker<'_> {
                 }
             }
             Value::Object(m) => {
-                for (k, v) in m {
+                for (k, v) in m.iter() {
                     if let Value::String(s) = v
                         && routes(k, s)
                     {
                         continue;
                     }
-                    tokens.push(Cow::Borrowed(k));
+                    tokens.push(Cow::Borrowed(&k[..]));
                     let r = self.leaves(v, tokens, treatment, numbers);
                     tokens.pop();
                     r?;
@@ -491,7 +491,7 @@ enum Numbers {
     Refuse,
 }
 
-fn guard_holds(rule: &Rule<'_>, root: &Value) -> bool {
+fn guard_holds(rule: &Rule<'_>, root: &Value<'_>) -> bool {
     let Some((path, want)) = &rule.guard else {
         return true;
     };
@@ -525,20 +525,30 @@ impl RuleTable {
         connector_type: &str,
         config: &str,
     ) -> Result<Vec<SecretField>, PolicyError> {
-        let value: Value = serde_json::from_str(config).map_err(|e| {
+        // The light tree of [`crate::json`]: keys and strings borrowed from
+        // the text, no hashing; serde_json's grammar.
+        let value = Value::parse(config).map_err(|e| {
             malformed(
                 "",
                 format!("not JSON: line {} column {}", e.line(), e.column()),
             )
         })?;
-        self.discover_value(connector_type, &value)
+        self.walk_config(connector_type, &value)
     }
 
     /// Like [`RuleTable::discover`], on an already parsed value.
     pub fn discover_value(
         &self,
         connector_type: &str,
-        value: &Value,
+        value: &serde_json::Value,
+    ) -> Result<Vec<SecretField>, PolicyError> {
+        self.walk_config(connector_type, &Value::from_serde(value))
+    }
+
+    fn walk_config(
+        &self,
+        connector_type: &str,
+        value: &Value<'_>,
     ) -> Result<Vec<SecretField>, PolicyError> {
         let mut w = Walker {
             table: self,
@@ -555,7 +565,7 @@ impl RuleTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     const T: RuleTable = RuleTable::new(
         "[Db]

@@ -32,6 +32,7 @@
 
 pub mod discover;
 pub mod heuristics;
+pub mod json;
 pub mod rules;
 
 pub use discover::{PolicyError, SecretField, segment};
