@@ -233,10 +233,11 @@ pub fn is_credential_key(key: &str) -> bool {
     let mut buf = [0u8; FAST_KEY_BYTES];
     let mut ranges = [(0u8, 0u8); FAST_KEY_WORDS];
     if let Some(n) = ascii_words(key, &mut buf, &mut ranges) {
+        // Separators were left as zero bytes: still ASCII, never inside a word.
+        let lower = std::str::from_utf8(&buf[..key.len()]).expect("ASCII");
         let mut stems = [""; FAST_KEY_WORDS];
         for (stem_at, &(a, b)) in stems.iter_mut().zip(&ranges[..n]) {
-            let word = std::str::from_utf8(&buf[a as usize..b as usize]).expect("ASCII");
-            *stem_at = stem(word);
+            *stem_at = stem(&lower[a as usize..b as usize]);
         }
         return decide(&stems[..n]);
     }
@@ -278,7 +279,13 @@ fn decide(stems: &[&str]) -> bool {
 /// (the userinfo ends at the last `@`); a user name alone is not a secret, and
 /// neither is `host:port/path@x` (a port, then a path that holds `@`).
 pub fn url_has_password(s: &str) -> bool {
-    let (rest, schemeless) = match s.find("://") {
+    // The first `://` (found by its `:`: a substring searcher costs more to
+    // set up than these short strings take to scan).
+    let scheme_end = s
+        .match_indices(':')
+        .map(|(i, _)| i)
+        .find(|&i| s[i + 1..].starts_with("//"));
+    let (rest, schemeless) = match scheme_end {
         Some(i) => (&s[i + 3..], false),
         None => (s, true),
     };
