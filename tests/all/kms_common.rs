@@ -52,12 +52,6 @@ impl Server {
         Self::launch(kind, &["start", kind])
     }
 
-    /// Start one on a given port (a restart).
-    pub fn start_on(kind: &'static str, port: u16) -> Server {
-        let port = port.to_string();
-        Self::launch(kind, &["start", kind, "--port", &port])
-    }
-
     fn launch(kind: &'static str, args: &[&str]) -> Server {
         let out = servers(args);
         let line = out.lines().last().expect("servers.sh start prints a line");

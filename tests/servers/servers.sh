@@ -19,7 +19,10 @@
 #         moto:  PID=<pid> ADDR=http://127.0.0.1:<port> PORT=<port> LOG=<path>
 #       OpenBao dev mode also binds <port>+1 (cluster listener); both are
 #       checked free. Without --port the port is picked at random below the
-#       kernel's ephemeral range, and a lost race is retried.
+#       kernel's ephemeral range, and a lost race is retried. With --port a
+#       taken port is an error, not retried: the tests never reuse a port a
+#       stopped server freed (another test's server may take it); they start
+#       anew without --port and point the client at the new address.
 #       Every server gets a watchdog that kills it after OM_TEST_SERVER_TTL s.
 #   servers.sh stop PID      TERM the server's process group, wait up to 5 s, KILL.
 #   servers.sh stop-all      Stop every server recorded in target/test-servers/*.pid.
