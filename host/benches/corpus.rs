@@ -1,0 +1,817 @@
+//! Every connector variant, three arms in one run: what `fields`, `mask` and
+//! `seal` cost through the sandboxed plugins, through the same policy compiled
+//! natively, and what OpenMetadata 2.0.7's own Python masking of the same
+//! configs costs.
+//!
+//! ```sh
+//! cargo bench -p om-secrets --bench corpus
+//! ```
+//!
+//! The corpus is the example configs of `tools/om-connectors-2.0.7.json`
+//! (what `tests/all/connectors.rs` checks): every variant of every connector
+//! of every service type, plus the bot and ingestion-pipeline examples, each
+//! in the document the CLI is given (a service's config alone; a bot `User`,
+//! an `IngestionPipeline` around its config).
+//!
+//! - **sandboxed**: [`SecretsManager::fields`], [`SecretsManager::mask`] and
+//!   [`SecretsManager::seal`] (`db` mode, no I/O, fixed key) through the
+//!   built-in wasm plugins, loaded as the CLI loads them.
+//! - **native**: the same steps with the plugins' rule tables compiled into
+//!   this binary (the guest SDK's discovery run in-process, over the config's
+//!   JSON text as the guest receives it), then the same host-side answer
+//!   check ([`check::check_routed`]), ids, scope check, masking and sealing as
+//!   the library, so the two arms differ only by the sandbox. Both arms must
+//!   give the same fields, the same masked documents and sealed documents that
+//!   open to the same values before anything is timed.
+//! - **python**: `Model.model_validate(config)` +
+//!   `model_dump_json(context={"mask_secrets": True})` with OpenMetadata's
+//!   generated model of each config, in one Python process timing itself
+//!   (`tools/bench/om_mask.py`; the venv comes from `tools/bench/venv.sh`:
+//!   `openmetadata-ingestion==2.0.7.0` without its dependencies, plus
+//!   pydantic). OpenMetadata has no sealing in Python: its masking is the
+//!   figure both ratios divide. Configs the models reject are listed and left
+//!   out of every arm's figures. If the venv cannot be made, the Python arm
+//!   is reported missing and the other two still run.
+//!
+//! Each config is timed `OM_BENCH_REPS` times (default 15) in each arm,
+//! interleaved; a config's time is the median of its samples; the figures are
+//! the mean and the median of those over the corpus. Also: a batch (1,000
+//! configs of one type in a loop, sandbox overhead per config over native),
+//! and the start-up of all built-in plugins, first (compiling them into an
+//! empty component cache) and from the cache. Numbers, never assertions: this
+//! is no test (under `cargo test --benches` it only says how to run it).
+//!
+//! Environment: `OM_BENCH_REPS`, `OM_BENCH_PY_REPS` (default 15),
+//! `OM_BENCH_PYTHON` (an interpreter to use instead of the venv's),
+//! `OM_BENCH_NO_PYTHON=1` (skip arm 3), `OM_BENCH_FILTER` (substring of the
+//! config ids `<type>/<Connector>#<variant>` to keep).
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use om_secrets::config::{FileConfig, Settings};
+use om_secrets::fernet::{FernetKeys, PREFIX};
+use om_secrets::ops::{Backend, load_plugins};
+use om_secrets::plugin::Limits;
+use om_secrets::plugin::Plugins;
+use om_secrets::plugin::check::{self, Treatment};
+use om_secrets::secret_id::{IdBuilder, REFERENCE_PREFIX};
+use om_secrets::{Field, MASK, SecretsManager, Subject};
+use serde_json::{Value, json};
+
+const KEY: &str = "jJ4-iIi4Fj4cZpMk8hBgY0cxuJrYHAnP6y3bKCOXJ0w=";
+
+// ---------------------------------------------------------------- corpus
+
+/// One example config, in the document the CLI would be given.
+struct Case {
+    /// `<table>/<Connector>#<variant>`.
+    id: String,
+    subject: Subject,
+    doc: Value,
+    /// The bare config (what the Python model validates).
+    config: Value,
+    /// The manifest's model (module path of the pydantic class).
+    model: String,
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The document holding `config` at `pointer` (as `tests/all/connectors.rs`).
+fn wrap(pointer: &str, config: &Value, name: &str) -> Value {
+    let mut doc = config.clone();
+    for t in pointer.split('/').skip(1).collect::<Vec<_>>().iter().rev() {
+        doc = json!({ *t: doc });
+    }
+    if !pointer.is_empty() {
+        let m = doc.as_object_mut().unwrap();
+        m.insert("name".into(), json!(name));
+        if pointer == "/authenticationMechanism" {
+            m.insert("isBot".into(), json!(true));
+        }
+    }
+    doc
+}
+
+fn corpus() -> Vec<Case> {
+    let path = repo().join("tools/om-connectors-2.0.7.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let m: Value = serde_json::from_str(&text).unwrap();
+    let mut out = Vec::new();
+    let mut add = |table: &str, ctype: &str, c: &Value, pointer: &str| {
+        for (i, v) in c["variants"].as_array().unwrap().iter().enumerate() {
+            let name = format!("{}-{i}", ctype.to_lowercase());
+            let subject = match table {
+                "bot" => Subject::bot(Some(&name)),
+                "ingestion" => Subject::pipeline(Some(&name)),
+                st => Subject::service(st, Some(&name)).unwrap(),
+            };
+            assert_eq!(subject.config_pointer, pointer, "{table}");
+            out.push(Case {
+                id: format!("{table}/{ctype}#{i}"),
+                doc: wrap(pointer, &v["config"], &name),
+                config: v["config"].clone(),
+                model: c["model"].as_str().unwrap().to_string(),
+                subject,
+            });
+        }
+    };
+    for (st, connectors) in m["serviceTypes"].as_object().unwrap() {
+        for (ctype, c) in connectors.as_object().unwrap() {
+            add(st, ctype, c, "");
+        }
+    }
+    for (table, e) in m["entities"].as_object().unwrap() {
+        let pointer = e["configPointer"].as_str().unwrap();
+        for (ctype, c) in e["configTypes"].as_object().unwrap() {
+            add(table, ctype, c, pointer);
+        }
+    }
+    if let Ok(f) = std::env::var("OM_BENCH_FILTER") {
+        out.retain(|c| c.id.contains(&f));
+    }
+    out
+}
+
+// ---------------------------------------------------------------- native arm
+
+type Answer = Vec<(String, Vec<String>, Treatment)>;
+
+/// The policy of service type `st`, compiled natively: the plugin crate's
+/// rule table, run by the guest SDK on the config's JSON text (what the guest
+/// receives), its answer in the host's terms.
+fn native_discover(st: &str, connector_type: &str, text: &str) -> Result<Answer, String> {
+    macro_rules! tables {
+        ($($name:literal => $krate:ident),* $(,)?) => {
+            match st {
+                $($name => $krate::RULES.discover(connector_type, text),)*
+                other => return Err(format!("no native table for service type `{other}`")),
+            }
+        };
+    }
+    let found = tables! {
+        "api" => om_secrets_plugin_api,
+        "bot" => om_secrets_plugin_bot,
+        "dashboard" => om_secrets_plugin_dashboard,
+        "database" => om_secrets_plugin_database,
+        "drive" => om_secrets_plugin_drive,
+        "ingestion" => om_secrets_plugin_ingestion,
+        "llm" => om_secrets_plugin_llm,
+        "mcp" => om_secrets_plugin_mcp,
+        "messaging" => om_secrets_plugin_messaging,
+        "metadata" => om_secrets_plugin_metadata,
+        "mlmodel" => om_secrets_plugin_mlmodel,
+        "pipeline" => om_secrets_plugin_pipeline,
+        "search" => om_secrets_plugin_search,
+        "security" => om_secrets_plugin_security,
+        "storage" => om_secrets_plugin_storage,
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(found
+        .into_iter()
+        .map(|f| {
+            let t = match f.treatment {
+                om_secrets_guest::Treatment::Secret => Treatment::Secret,
+                om_secrets_guest::Treatment::Sensitive => Treatment::Sensitive,
+            };
+            (f.pointer, f.segments, t)
+        })
+        .collect())
+}
+
+/// The native twin of `SecretsManager`'s `db`-mode `fields`, `mask` and
+/// `seal`: the library's steps, with native discovery in place of the
+/// sandboxed call.
+struct Native<'a> {
+    sm: &'a SecretsManager,
+    ids: IdBuilder,
+    keys: FernetKeys,
+    limits: Limits,
+}
+
+impl Native<'_> {
+    /// Discovery of the config alone, checked: `LoadedPlugin::discover_by`.
+    fn discover(
+        &self,
+        subject: &Subject,
+        config: &Value,
+    ) -> Result<Vec<check::CheckedField>, String> {
+        let ctype = match subject.default_type(config) {
+            Some(t) => t,
+            None => config
+                .get(&subject.type_key)
+                .and_then(Value::as_str)
+                .ok_or("no connector type")?,
+        };
+        let text = zeroize::Zeroizing::new(config.to_string());
+        if text.len() > self.limits.max_input_bytes {
+            return Err("input too large".into());
+        }
+        let answer = native_discover(&subject.service_type, ctype, &text)?;
+        check::check_routed(config, &subject.type_key, answer, self.limits.max_fields)
+            .map_err(|e| e.to_string())
+    }
+
+    /// `SecretsManager::fields` (its `locate`).
+    fn fields(&self, subject: &Subject, doc: &Value) -> Result<Vec<Field>, String> {
+        if !doc.is_object() {
+            return Err("not an object".into());
+        }
+        let at = &subject.config_pointer;
+        let config = match doc.pointer(at) {
+            Some(Value::Null) | None if subject.optional => return Ok(Vec::new()),
+            Some(c) => c,
+            None => return Err("no config".into()),
+        };
+        let checked = self.discover(subject, config)?;
+        let scope = subject.name.as_ref().map(|_| self.sm.scope(subject));
+        let mut fields: Vec<Field> = Vec::with_capacity(checked.len());
+        let mut by_id: HashMap<String, usize> = HashMap::with_capacity(checked.len());
+        for c in checked {
+            let pointer = format!("{at}{}", c.pointer);
+            let mut segments = subject.id_segments.clone();
+            segments.extend(c.segments);
+            let secret_id = match &subject.name {
+                Some(name) => self.ids.id(&subject.kind, name, &segments),
+                None => segments.join("/"),
+            };
+            if let Some(scope) = &scope
+                && !scope.contains(&secret_id)
+            {
+                return Err(format!("{pointer}: out of scope"));
+            }
+            if by_id.contains_key(&secret_id) {
+                return Err(format!("{pointer}: shared id"));
+            }
+            by_id.insert(secret_id.clone(), fields.len());
+            fields.push(Field {
+                pointer,
+                secret_id,
+                treatment: c.treatment,
+            });
+        }
+        Ok(fields)
+    }
+
+    /// `SecretsManager::mask`.
+    fn mask(&self, subject: &Subject, doc: &Value) -> Result<Value, String> {
+        let fields = self.fields(subject, doc)?;
+        let mut out = doc.clone();
+        for f in &fields {
+            if doc.pointer(&f.pointer).is_some_and(|v| !v.is_null()) {
+                set(&mut out, &f.pointer, Value::String(MASK.into()));
+            }
+        }
+        drop_unstored(subject, &mut out);
+        scrub(&mut out);
+        Ok(out)
+    }
+
+    /// `SecretsManager::seal` in `db` mode, for what the corpus holds (plain
+    /// strings; a token stays, a mask or structured value is refused).
+    fn seal(&self, subject: &Subject, doc: &Value) -> Result<Value, String> {
+        if subject.name.as_deref().is_none_or(str::is_empty) {
+            return Err("needs a name".into());
+        }
+        let mut out = doc.clone();
+        drop_unstored(subject, &mut out);
+        if has_mask(&out) {
+            return Err("holds the mask".into());
+        }
+        let fields = self.fields(subject, doc)?;
+        for f in fields.iter().filter(|f| f.treatment == Treatment::Secret) {
+            match doc.pointer(&f.pointer) {
+                None | Some(Value::Null) => {}
+                Some(Value::String(s)) => match s.as_str() {
+                    "" => {}
+                    "null" => set(&mut out, &f.pointer, Value::Null),
+                    s if s.starts_with(PREFIX) => {}
+                    s if s.starts_with(REFERENCE_PREFIX) => {
+                        return Err("references are not in the corpus".into());
+                    }
+                    s => {
+                        let v = zeroize::Zeroizing::new(s.to_string());
+                        set(&mut out, &f.pointer, Value::String(self.keys.encrypt(&v)));
+                    }
+                },
+                Some(v @ (Value::Number(_) | Value::Bool(_))) => {
+                    let v = zeroize::Zeroizing::new(v.to_string());
+                    set(&mut out, &f.pointer, Value::String(self.keys.encrypt(&v)));
+                }
+                Some(_) => return Err(format!("{}: structured", f.pointer)),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn set(doc: &mut Value, pointer: &str, v: Value) {
+    if let Some(slot) = doc.pointer_mut(pointer) {
+        *slot = v;
+    }
+}
+
+fn drop_unstored(subject: &Subject, doc: &mut Value) {
+    for p in &subject.dropped {
+        let (parent, key) = p.rsplit_once('/').unwrap_or(("", p));
+        if let Some(Value::Object(m)) = doc.pointer_mut(parent) {
+            m.shift_remove(key);
+        }
+    }
+}
+
+fn scrub(v: &mut Value) {
+    match v {
+        Value::String(s) if s.starts_with(PREFIX) || s.starts_with(REFERENCE_PREFIX) => {
+            *s = MASK.into()
+        }
+        Value::Array(a) => a.iter_mut().for_each(scrub),
+        Value::Object(m) => m.values_mut().for_each(scrub),
+        _ => {}
+    }
+}
+
+/// Whether any string is the mask (the library also builds its pointer).
+fn has_mask(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s == MASK,
+        Value::Array(a) => a.iter().any(has_mask),
+        Value::Object(m) => m.values().any(has_mask),
+        _ => false,
+    }
+}
+
+/// A sealed document with every token opened, to compare two sealings.
+fn opened(keys: &FernetKeys, v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.starts_with(PREFIX) => {
+            Value::String(format!("opened:{}", &*keys.decrypt(s).unwrap()))
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| opened(keys, x)).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), opened(keys, x)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+// ---------------------------------------------------------------- python arm
+
+#[derive(Default)]
+struct Python {
+    /// Per config id: median warm ns, and the first (cold) call.
+    times: HashMap<String, (f64, f64)>,
+    /// Configs the models rejected: (id, error).
+    rejected: Vec<(String, String)>,
+    /// Interpreter and pydantic versions.
+    about: String,
+}
+
+/// The venv's interpreter (made by `tools/bench/venv.sh`), or why not.
+fn python_interpreter() -> Result<String, String> {
+    if let Ok(p) = std::env::var("OM_BENCH_PYTHON") {
+        return Ok(p);
+    }
+    let script = repo().join("tools/bench/venv.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("running {}: {e}", script.display()))?;
+    if !out.status.success() {
+        return Err(format!("{} failed ({})", script.display(), out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn run_python(cases: &[Case], reps: usize) -> Result<Python, String> {
+    let py = python_interpreter()?;
+    let input = json!({
+        "iterations": reps,
+        "configs": cases.iter().map(|c| json!({"id": c.id, "model": c.model, "config": c.config})).collect::<Vec<_>>(),
+    });
+    let script = repo().join("tools/bench/om_mask.py");
+    let mut child = Command::new(&py)
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("{py}: {e}"))?;
+    let mut stdin = child.stdin.take().unwrap();
+    let feed = std::thread::spawn(move || {
+        use std::io::Write;
+        stdin.write_all(input.to_string().as_bytes())
+    });
+    let out = child.wait_with_output().map_err(|e| format!("{py}: {e}"))?;
+    feed.join()
+        .unwrap()
+        .map_err(|e| format!("feeding {py}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{} exited with {}", script.display(), out.status));
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("its output: {e}"))?;
+    let mut py = Python {
+        about: format!(
+            "Python {}, pydantic {}, OM_PYDANTIC_DEFER_BUILD={}",
+            v["python"].as_str().unwrap_or("?"),
+            v["pydantic"].as_str().unwrap_or("?"),
+            v["defer_build"].as_str().unwrap_or("?")
+        ),
+        ..Python::default()
+    };
+    for r in v["results"].as_array().into_iter().flatten() {
+        let id = r["id"].as_str().unwrap_or_default().to_string();
+        if r["ok"].as_bool() == Some(true) {
+            let mut ns: Vec<f64> = r["ns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_f64)
+                .collect();
+            let first = r["first_ns"].as_f64().unwrap_or(f64::NAN);
+            py.times.insert(id, (median(&mut ns), first));
+        } else {
+            py.rejected
+                .push((id, r["error"].as_str().unwrap_or("?").to_string()));
+        }
+    }
+    Ok(py)
+}
+
+// ---------------------------------------------------------------- timing
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+fn time<T>(f: impl FnOnce() -> T) -> f64 {
+    let t0 = Instant::now();
+    black_box(f());
+    t0.elapsed().as_nanos() as f64
+}
+
+fn env_usize(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The measured operations, per arm.
+const OPS: [&str; 8] = [
+    "discover (plugin call + check)",
+    "discover native",
+    "fields",
+    "fields native",
+    "mask",
+    "mask native",
+    "seal (db)",
+    "seal (db) native",
+];
+
+fn settings(home: &Path, cache: &Path) -> Settings {
+    let home = home.to_string_lossy().into_owned();
+    let cache = cache.to_string_lossy().into_owned();
+    Settings::resolve(FileConfig::default(), |k| match k {
+        "OM_SECRETS_HOME" => Some(home.clone()),
+        "OM_SECRETS_CACHE" => Some(cache.clone()),
+        _ => None,
+    })
+    .unwrap()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn us(ns: f64) -> String {
+    format!("{:.1} µs", ns / 1e3)
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("corpus: a benchmark, not a test: run `cargo bench -p om-secrets --bench corpus`");
+        return;
+    }
+    let reps = env_usize("OM_BENCH_REPS", 15).max(1);
+    let py_reps = env_usize("OM_BENCH_PY_REPS", 15).max(1);
+    let cases = corpus();
+    println!(
+        "om-secrets corpus bench: {} configs from tools/om-connectors-2.0.7.json, {reps} samples per config and arm",
+        cases.len()
+    );
+
+    // Start-up: every built-in plugin, first into an empty component cache
+    // (compiling each), then from the cache.
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let cache = tmp.path().join("cache");
+    let s = settings(&home, &cache);
+    let t0 = Instant::now();
+    let first = load_plugins(&s).unwrap_or_else(|e| panic!("loading the plugins: {e}"));
+    let first_start = t0.elapsed();
+    let builtin = first.infos().count();
+    drop(first);
+    let mut cold = Vec::new();
+    let mut plugins = None;
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        let p = load_plugins(&s).unwrap();
+        cold.push(t0.elapsed().as_secs_f64() * 1e3);
+        plugins = Some(p);
+    }
+    let plugins: Arc<Plugins> = Arc::new(plugins.unwrap());
+    let limits = Limits::default();
+
+    let sm = SecretsManager::new(
+        Backend::Db,
+        FernetKeys::parse(KEY).unwrap(),
+        IdBuilder::new("", "openmetadata"),
+        plugins.clone(),
+    );
+    let native = Native {
+        sm: &sm,
+        ids: IdBuilder::new("", "openmetadata"),
+        keys: FernetKeys::parse(KEY).unwrap(),
+        limits: limits.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+
+    // Both arms agree on every config before anything is timed.
+    let mut secret_fields = 0;
+    let mut disagree = Vec::new();
+    for c in &cases {
+        let sf = sm.fields(&c.subject, &c.doc).map_err(|e| e.to_string());
+        let nf = native.fields(&c.subject, &c.doc);
+        match (&sf, &nf) {
+            (Ok(a), Ok(b)) if a == b => secret_fields += a.len(),
+            _ => disagree.push(format!("{}: fields {sf:?} vs {nf:?}", c.id)),
+        }
+        let sm_mask = sm.mask(&c.subject, &c.doc).map_err(|e| e.to_string());
+        if sm_mask != native.mask(&c.subject, &c.doc) {
+            disagree.push(format!("{}: mask", c.id));
+        }
+        let a = rt
+            .block_on(sm.seal(&c.subject, &c.doc))
+            .map_err(|e| e.to_string());
+        let b = native.seal(&c.subject, &c.doc);
+        match (a, b) {
+            (Ok(a), Ok(b)) if opened(&native.keys, &a) == opened(&native.keys, &b) => {}
+            (a, b) => disagree.push(format!(
+                "{}: seal {:?} vs {:?}",
+                c.id,
+                a.map(|_| "ok"),
+                b.map(|_| "ok")
+            )),
+        }
+    }
+    assert!(
+        disagree.is_empty(),
+        "the sandboxed and native arms disagree on {} configs:\n{}",
+        disagree.len(),
+        disagree.join("\n")
+    );
+
+    // Arms 1 and 2, interleaved per config and repetition.
+    let mut samples: Vec<Vec<Vec<f64>>> =
+        vec![vec![Vec::with_capacity(reps); OPS.len()]; cases.len()];
+    let mut parse = vec![Vec::with_capacity(reps); cases.len()];
+    for _ in 0..reps {
+        for (i, c) in cases.iter().enumerate() {
+            let s = &mut samples[i];
+            let config = c.doc.pointer(&c.subject.config_pointer).unwrap();
+            let text = config.to_string();
+            parse[i].push(time(|| serde_json::from_str::<Value>(&text).unwrap()));
+            let ctype = c
+                .subject
+                .default_type(config)
+                .or_else(|| config.get(&c.subject.type_key).and_then(Value::as_str))
+                .unwrap();
+            s[0].push(time(|| {
+                plugins
+                    .route(&c.subject.service_type, ctype)
+                    .and_then(|p| p.discover_by(&c.subject.type_key, ctype, config))
+                    .unwrap()
+            }));
+            s[1].push(time(|| native.discover(&c.subject, config).unwrap()));
+            s[2].push(time(|| sm.fields(&c.subject, &c.doc).unwrap()));
+            s[3].push(time(|| native.fields(&c.subject, &c.doc).unwrap()));
+            s[4].push(time(|| sm.mask(&c.subject, &c.doc).unwrap()));
+            s[5].push(time(|| native.mask(&c.subject, &c.doc).unwrap()));
+            s[6].push(time(|| rt.block_on(sm.seal(&c.subject, &c.doc)).unwrap()));
+            s[7].push(time(|| native.seal(&c.subject, &c.doc).unwrap()));
+        }
+    }
+
+    // Batch: 1,000 configs of one type in a loop (a list endpoint, a
+    // migration), `fields` per config, sandboxed then native, three rounds.
+    let batch_case = cases
+        .iter()
+        .find(|c| c.id == "database/Mysql#0")
+        .unwrap_or(&cases[0]);
+    let batch_docs: Vec<Value> = (0..1000)
+        .map(|i| {
+            let mut d = batch_case.doc.clone();
+            if let Some(Value::String(s)) = d.pointer_mut("/authType/password") {
+                *s = format!("secret-{i}");
+            }
+            d
+        })
+        .collect();
+    let mut batch = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        batch.0.push(
+            time(|| {
+                for d in &batch_docs {
+                    black_box(sm.fields(&batch_case.subject, d).unwrap());
+                }
+            }) / 1000.0,
+        );
+        batch.1.push(
+            time(|| {
+                for d in &batch_docs {
+                    black_box(native.fields(&batch_case.subject, d).unwrap());
+                }
+            }) / 1000.0,
+        );
+    }
+
+    // Arm 3.
+    let python = if std::env::var("OM_BENCH_NO_PYTHON").is_ok_and(|v| v == "1") {
+        Err("skipped (OM_BENCH_NO_PYTHON=1)".to_string())
+    } else {
+        run_python(&cases, py_reps)
+    };
+
+    // Per config: the median of its samples. Configs the Python models
+    // rejected are left out of every arm.
+    let kept: Vec<usize> = (0..cases.len())
+        .filter(|&i| match &python {
+            Ok(p) => p.times.contains_key(&cases[i].id),
+            Err(_) => true,
+        })
+        .collect();
+    let per_config = |op: usize| -> Vec<f64> {
+        kept.iter()
+            .map(|&i| median(&mut samples[i][op].clone()))
+            .collect()
+    };
+    let stats = |mut v: Vec<f64>| -> (f64, f64) {
+        let m = mean(&v);
+        (m, median(&mut v))
+    };
+
+    println!();
+    println!(
+        "corpus: {} configs kept ({} connectors' variants + bot/ingestion), {secret_fields} secret fields found in all {} configs",
+        kept.len(),
+        cases
+            .iter()
+            .filter(|c| c.subject.config_pointer.is_empty())
+            .count(),
+        cases.len()
+    );
+    match &python {
+        Ok(p) if !p.rejected.is_empty() => {
+            println!(
+                "rejected by OpenMetadata's models ({}), left out of every arm:",
+                p.rejected.len()
+            );
+            for (id, e) in &p.rejected {
+                println!("  {id}: {e}");
+            }
+        }
+        Ok(_) => println!("every config validates with OpenMetadata's models"),
+        Err(e) => println!("python arm: NOT RUN: {e}"),
+    }
+    println!();
+    println!(
+        "per config (a config's time is the median of its samples): mean / median over the corpus"
+    );
+    let mut figures = HashMap::new();
+    for (op, name) in OPS.iter().enumerate() {
+        let (m, med) = stats(per_config(op));
+        figures.insert(*name, m);
+        println!("  {name:<32} {:>10} / {:>10}", us(m), us(med));
+    }
+    let (pm, pmed) = stats(
+        kept.iter()
+            .map(|&i| median(&mut parse[i].clone()))
+            .collect(),
+    );
+    println!(
+        "  {:<32} {:>10} / {:>10}",
+        "(parse the config's JSON text)",
+        us(pm),
+        us(pmed)
+    );
+    let py_mean = match &python {
+        Ok(p) => {
+            let warm: Vec<f64> = kept.iter().map(|&i| p.times[&cases[i].id].0).collect();
+            let cold: Vec<f64> = kept.iter().map(|&i| p.times[&cases[i].id].1).collect();
+            let services: Vec<f64> = kept
+                .iter()
+                .filter(|&&i| cases[i].subject.config_pointer.is_empty())
+                .map(|&i| p.times[&cases[i].id].0)
+                .collect();
+            let (m, med) = stats(warm);
+            let (sm_, smed) = stats(services);
+            let (cm, cmed) = stats(cold);
+            println!(
+                "  {:<32} {:>10} / {:>10}",
+                "python mask (validate + dump)",
+                us(m),
+                us(med)
+            );
+            println!(
+                "  {:<32} {:>10} / {:>10}",
+                "  services only",
+                us(sm_),
+                us(smed)
+            );
+            println!(
+                "  {:<32} {:>10} / {:>10}",
+                "  first call (schema build)",
+                us(cm),
+                us(cmed)
+            );
+            println!("  ({})", p.about);
+            Some(m)
+        }
+        Err(_) => None,
+    };
+
+    println!();
+    println!("ratios (of the means):");
+    if let Some(py) = py_mean {
+        println!(
+            "  python mask / sandboxed mask     {:>7.1}×   (target ≥ 50)",
+            py / figures["mask"]
+        );
+        println!(
+            "  python mask / sandboxed fields   {:>7.1}×   (target ≥ 50)",
+            py / figures["fields"]
+        );
+        println!(
+            "  python mask / sandboxed seal     {:>7.1}×   (target ≥ 30)",
+            py / figures["seal (db)"]
+        );
+    } else {
+        println!("  python ratios: no python arm");
+    }
+    println!(
+        "  sandboxed / native discovery     {:>7.2}×   (target ≤ 1.2)",
+        figures["discover (plugin call + check)"] / figures["discover native"]
+    );
+    println!(
+        "  sandboxed / native fields        {:>7.2}×",
+        figures["fields"] / figures["fields native"]
+    );
+    println!(
+        "  sandboxed / native mask          {:>7.2}×",
+        figures["mask"] / figures["mask native"]
+    );
+    println!(
+        "  sandboxed / native seal          {:>7.2}×",
+        figures["seal (db)"] / figures["seal (db) native"]
+    );
+    println!();
+    let (bs, bn) = (median(&mut batch.0), median(&mut batch.1));
+    println!(
+        "batch: 1,000 × {} `fields` in a loop: sandboxed {} / native {} per config: sandbox overhead {} per config (target ≤ 10 µs)",
+        batch_case.id,
+        us(bs),
+        us(bn),
+        us(bs - bn)
+    );
+    println!(
+        "start-up of all {builtin} built-in plugins: first (compiling into an empty cache) {}; from the component cache {:.1} ms (median of {}; target ≤ 20 ms)",
+        ms(first_start),
+        median(&mut cold),
+        cold.len()
+    );
+}
