@@ -25,6 +25,7 @@ wheel is installed without its dependencies (tools/bench/requirements.txt).
 import importlib
 import importlib.util
 import json
+import logging
 import os
 import platform
 import sys
@@ -45,6 +46,13 @@ def bare_metadata_package():
     # know which models to transform. Stand-ins with those names: connection
     # models are none of them, so the transform does what it does in a full
     # install (nothing), instead of failing an import on every call.
+    # OM_BENCH_PY_STUBS=0 leaves them out, to see what that failing import
+    # costs (its warning is silenced, not the import).
+    if os.environ.get("OM_BENCH_PY_STUBS", "1") == "0":
+        log = logging.getLogger("metadata")
+        log.addHandler(logging.NullHandler())
+        log.propagate = False
+        return
     for module, cls in (
         ("metadata.profiler.api.models", "ProfilerResponse"),
         ("metadata.utils.entity_link", "CustomColumnName"),
@@ -110,6 +118,7 @@ def main():
             "python": platform.python_version(),
             "pydantic": pydantic.VERSION,
             "defer_build": os.environ.get("OM_PYDANTIC_DEFER_BUILD", "true"),
+            "stubs": os.environ.get("OM_BENCH_PY_STUBS", "1") != "0",
             "results": results,
         },
         sys.stdout,
