@@ -15,7 +15,8 @@ fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest.parent().unwrap().to_path_buf();
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
-    for dir in ["plugins", "guest", "wit", ".cargo", "Cargo.lock"] {
+    // The root manifest holds `[profile.plugin]`: a change there rebuilds them.
+    for dir in ["plugins", "guest", "wit", ".cargo", "Cargo.lock", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 

@@ -131,7 +131,16 @@ fn could_route(s: &str) -> bool {
 ///   rule that takes every string below a point, such as
 ///   `secret appPrivateConfig/**`, must leave such discriminators out, as the
 ///   credential heuristics do: an honest answer never names one.)
-pub fn routing_key(config: &Value, pointer: &str, toks: &[String], type_key: &str) -> bool {
+pub fn routing_key(config: &Value, _pointer: &str, toks: &[String], type_key: &str) -> bool {
+    match resolve(config, toks) {
+        Some((value, parent_is_object)) => routed(value, parent_is_object, toks, type_key),
+        None => false,
+    }
+}
+
+/// [`routing_key`] on a pointer already resolved: its value, and whether it
+/// is a property (its parent an object) rather than an array element.
+fn routed(value: &Value, parent_is_object: bool, toks: &[String], type_key: &str) -> bool {
     if toks.len() == 1 && toks[0] == type_key {
         return true;
     }
@@ -141,15 +150,29 @@ pub fn routing_key(config: &Value, pointer: &str, toks: &[String], type_key: &st
     if *last != type_key && !names_a_type(last) {
         return false;
     }
-    // Array elements are not properties.
-    let parent: String = toks[..toks.len() - 1]
-        .iter()
-        .map(|t| format!("/{}", t.replace('~', "~0").replace('/', "~1")))
-        .collect();
-    if !config.pointer(&parent).is_some_and(Value::is_object) {
-        return false;
+    parent_is_object && matches!(value, Value::String(s) if could_route(s))
+}
+
+/// The value the tokens name, and whether its parent is an object: one walk
+/// from the root, as RFC 6901 reads a pointer (array indices are decimal,
+/// without leading zeros; `serde_json::Value::pointer`'s rules).
+fn resolve<'v>(config: &'v Value, toks: &[String]) -> Option<(&'v Value, bool)> {
+    let mut here = config;
+    let mut parent_is_object = false;
+    for tok in toks {
+        parent_is_object = here.is_object();
+        here = match here {
+            Value::Object(m) => m.get(tok.as_str())?,
+            Value::Array(a) => {
+                if tok.starts_with('+') || (tok.len() > 1 && tok.starts_with('0')) {
+                    return None;
+                }
+                a.get(tok.parse::<usize>().ok()?)?
+            }
+            _ => return None,
+        };
     }
-    matches!(config.pointer(pointer), Some(Value::String(s)) if could_route(s))
+    Some((here, parent_is_object))
 }
 
 /// Check a plugin's answer against the config it was given, which the host
@@ -182,8 +205,9 @@ pub fn check_routed(
     for (pointer, segments, treatment) in answer {
         let toks = tokens(&pointer)
             .ok_or_else(|| bad(format!("`{}` is not a JSON pointer", show(&pointer))))?;
-        match config.pointer(&pointer) {
-            Some(Value::String(_) | Value::Null) => {}
+        // One walk per pointer: the value it names, and its parent's kind.
+        let (value, parent_is_object) = match resolve(config, &toks) {
+            Some(found @ (Value::String(_) | Value::Null, _)) => found,
             Some(_) => {
                 return Err(bad(format!(
                     "`{}` does not name a string or null",
@@ -196,8 +220,8 @@ pub fn check_routed(
                     show(&pointer)
                 )));
             }
-        }
-        if routing_key(config, &pointer, &toks, type_key) {
+        };
+        if routed(value, parent_is_object, &toks, type_key) {
             return Err(PluginFailure::RoutingKey {
                 pointer: show(&pointer),
             });
