@@ -548,7 +548,7 @@ fn main() {
     drop(first);
     let mut cold = Vec::new();
     let mut plugins = None;
-    for _ in 0..5 {
+    for _ in 0..9 {
         let t0 = Instant::now();
         let p = load_plugins(&s).unwrap();
         cold.push(t0.elapsed().as_secs_f64() * 1e3);
@@ -794,6 +794,26 @@ fn main() {
         }
         Err(_) => None,
     };
+
+    // Where the time goes: the slowest configs through the sandbox.
+    let fields_of = per_config(2);
+    let native_of = per_config(3);
+    let mut slowest: Vec<usize> = (0..kept.len()).collect();
+    slowest.sort_by(|&a, &b| fields_of[b].total_cmp(&fields_of[a]));
+    println!("  slowest `fields` (sandboxed / native / python):");
+    for &k in slowest.iter().take(5) {
+        let id = &cases[kept[k]].id;
+        let py = match &python {
+            Ok(p) => us(p.times[id].0),
+            Err(_) => "-".into(),
+        };
+        println!(
+            "    {id:<30} {:>10} / {:>10} / {:>10}",
+            us(fields_of[k]),
+            us(native_of[k]),
+            py
+        );
+    }
 
     println!();
     println!("ratios (of the means):");
