@@ -397,11 +397,23 @@ pub fn compile_to_rust(text: &str) -> Result<String, RuleError> {
     Ok(out)
 }
 
+/// The guest's shadow stack (wasm-ld's `-z stack-size`), instead of Rust's
+/// 1 MiB default: discovery keeps little on it (serde_json's nesting limit of
+/// 128 bounds the depth), and a small stack keeps what a call touches — stack
+/// top, data, allocator arena — within a few hundred KiB of linear memory,
+/// which the host scans and resets after every call. Overflowing it traps
+/// (the stack comes first in memory, below address 0 nothing is mapped).
+pub const PLUGIN_STACK_BYTES: usize = 256 << 10;
+
 /// For a plugin's `build.rs`: compile the rule table at `path` (relative to
 /// the plugin's manifest directory) into `$OUT_DIR/rules.rs`, which
-/// `plugin! { …, compiled: true }` includes. A bad table fails the build,
-/// naming the line.
+/// `plugin! { …, compiled: include!(…) }` includes, and set the plugin's
+/// stack size ([`PLUGIN_STACK_BYTES`]) when building for wasm. A bad table
+/// fails the build, naming the line.
 pub fn build(path: &str) {
+    if std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32") {
+        println!("cargo:rustc-link-arg-cdylib=-zstack-size={PLUGIN_STACK_BYTES}");
+    }
     let dir = std::env::var("CARGO_MANIFEST_DIR").expect("run from a build script");
     let out = std::env::var("OUT_DIR").expect("run from a build script");
     let file = std::path::Path::new(&dir).join(path);

@@ -12,7 +12,7 @@ pub mod bindings {
     });
 }
 
-/// The plugin's allocator: a bump arena in the initial linear memory, then
+/// The plugin's allocator: a 256 KiB bump arena in the initial linear memory, then
 /// the system allocator (dlmalloc, growing memory) once it is used up.
 ///
 /// Every call runs in a fresh instance, so memory is never reused across
@@ -30,7 +30,7 @@ mod arena {
     use std::cell::{Cell, UnsafeCell};
 
     /// Bytes of the arena.
-    const SIZE: usize = 1 << 20;
+    const SIZE: usize = 256 << 10;
 
     #[repr(C, align(16))]
     struct Space(UnsafeCell<[u8; SIZE]>);
