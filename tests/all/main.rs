@@ -4,6 +4,7 @@
 
 mod util;
 
+mod batch;
 mod cache;
 mod cli;
 mod connectors;
