@@ -353,3 +353,79 @@ fn documents(results: Vec<Result<Outcome>>) -> Vec<Result<Value>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    /// Jobs that log when they start and end, yielding in between.
+    fn job<'a>(log: &'a RefCell<Vec<String>>, i: usize, yields: usize) -> Job<'a, usize> {
+        Box::pin(async move {
+            log.borrow_mut().push(format!("start {i}"));
+            for _ in 0..yields {
+                tokio::task::yield_now().await;
+            }
+            log.borrow_mut().push(format!("end {i}"));
+            i
+        })
+    }
+
+    fn at(log: &[String], event: &str) -> usize {
+        log.iter().position(|e| e == event).unwrap()
+    }
+
+    #[tokio::test]
+    async fn results_in_order_and_one_entity_at_a_time() {
+        let log = RefCell::new(Vec::new());
+        let a = Some("/o/database/a/".to_string());
+        let b = Some("/o/database/b/".to_string());
+        let jobs = vec![
+            (a.clone(), job(&log, 0, 5)),
+            (b.clone(), job(&log, 1, 1)),
+            (a.clone(), job(&log, 2, 1)),
+            (None, job(&log, 3, 0)),
+            (b, job(&log, 4, 0)),
+        ];
+        assert_eq!(in_order(jobs, 8).await, [0, 1, 2, 3, 4]);
+        let log = log.into_inner();
+        // Different entities overlap; the same entity waits for the first.
+        assert!(at(&log, "start 1") < at(&log, "end 0"), "{log:?}");
+        assert!(at(&log, "end 0") < at(&log, "start 2"), "{log:?}");
+        // Jobs are started in input order.
+        let starts: Vec<&String> = log.iter().filter(|e| e.starts_with("start")).collect();
+        assert_eq!(
+            starts,
+            ["start 0", "start 1", "start 2", "start 3", "start 4"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_scope_inside_another_is_the_same_entity_and_width_bounds() {
+        let log = RefCell::new(Vec::new());
+        let jobs = vec![
+            (Some("/o/pipeline/x/".to_string()), job(&log, 0, 3)),
+            (
+                Some("/o/pipeline/x/sourceconfig/".to_string()),
+                job(&log, 1, 0),
+            ),
+        ];
+        assert_eq!(in_order(jobs, 8).await, [0, 1]);
+        let l = log.into_inner();
+        assert!(at(&l, "end 0") < at(&l, "start 1"), "{l:?}");
+
+        let log = RefCell::new(Vec::new());
+        let jobs = (0..4).map(|i| (None, job(&log, i, 2))).collect();
+        assert_eq!(in_order(jobs, 2).await, [0, 1, 2, 3]);
+        let l = log.into_inner();
+        assert!(
+            at(&l, "end 0").min(at(&l, "end 1")) < at(&l, "start 2"),
+            "{l:?}"
+        );
+        assert_eq!(
+            in_order(Vec::<(Option<String>, Job<'_, ()>)>::new(), 2).await,
+            []
+        );
+    }
+}
