@@ -535,8 +535,8 @@ fn names_per_line_create_the_right_ids() {
             &om,
             &["reveal", "--workflow"],
             &[json!({"name": "test-conn", "document": workflows[0]["document"]})]
-        )),
-        [wf.clone()]
+        ))[0],
+        wf
     );
 
     // A human user among bots is its line's error.
