@@ -246,6 +246,10 @@ fn print_json(v: &impl serde::Serialize) -> Result<()> {
 /// more are waiting, so a caller may send one line and wait for its answer).
 const PAGE: usize = 64;
 
+/// A page also ends once its lines hold this many bytes, so that a stream of
+/// large documents keeps memory bounded (a page, and the few lines waiting).
+const PAGE_BYTES: usize = 8 << 20;
+
 /// Why a line of `--batch` input could not even be read as JSON.
 enum BadLine {
     TooLong(usize),
@@ -259,7 +263,7 @@ fn read_lines(
     limit: usize,
 ) -> tokio::sync::mpsc::Receiver<std::io::Result<std::result::Result<String, BadLine>>> {
     use std::io::BufRead;
-    let (tx, rx) = tokio::sync::mpsc::channel(2 * PAGE);
+    let (tx, rx) = tokio::sync::mpsc::channel(PAGE / 4);
     std::thread::spawn(move || {
         let stdin = std::io::stdin();
         let mut input = stdin.lock();
@@ -405,10 +409,18 @@ async fn run_batch(
     let mut lines = read_lines(limit);
     let (mut total, mut failed) = (0usize, 0usize);
     while let Some(first) = lines.recv().await {
+        let size = |l: &std::io::Result<std::result::Result<String, BadLine>>| match l {
+            Ok(Ok(text)) => text.len(),
+            _ => 0,
+        };
+        let mut bytes = size(&first);
         let mut page = vec![first];
-        while page.len() < PAGE {
+        while page.len() < PAGE && bytes < PAGE_BYTES {
             match lines.try_recv() {
-                Ok(l) => page.push(l),
+                Ok(l) => {
+                    bytes += size(&l);
+                    page.push(l);
+                }
                 Err(_) => break,
             }
         }

@@ -783,3 +783,37 @@ fn lines_are_answered_as_they_come() {
     assert!(child.wait().unwrap().success());
     assert!(rx.recv().is_err(), "nothing more after the last answer");
 }
+
+/// A line longer than the input limit allows is skipped to its end and
+/// reported by number; the next line is read as usual.
+#[test]
+fn an_overlong_line_is_its_error_and_the_next_is_read() {
+    let om = keyed();
+    let config = om.home.path().join("om.yaml");
+    std::fs::write(&config, "limits: { maxInputBytes: 1024 }\n").unwrap();
+    let long = json!({"name": "long", "document": mysql(&"pw-long-".repeat(20_000))});
+    let input = jsonl(&[
+        long,
+        json!({"name": "short", "document": mysql("pw-short")}),
+    ]);
+    let (code, answers, stderr) = batch(
+        &om,
+        &[
+            "seal",
+            "--service-type",
+            "database",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &input,
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(answers.len(), 2);
+    let limit = 2 * 1024 + 64 * 1024;
+    assert_eq!(
+        answers[0],
+        json!({"error": {"pointer": null, "message": format!("line 1: longer than {limit} bytes")}})
+    );
+    assert!(answers[1]["document"].is_object(), "{}", answers[1]);
+    assert_no_secret(&stderr, &["pw-long-", "pw-short"]);
+}
