@@ -419,6 +419,20 @@ fn a_bad_line_never_stops_the_others() {
         [mysql("pw-good-1"), mysql("pw-good-2")]
     );
 
+    // A token no key opens (another deployment's) names its field.
+    let foreign =
+        om_secrets::fernet::FernetKeys::parse(&om_secrets::fernet::FernetKeys::generate_key())
+            .unwrap()
+            .encrypt("pw-foreign");
+    let (code, answers, stderr) = batch(
+        &om,
+        &["reveal", "--service-type", "database"],
+        &jsonl(&[json!({"name": "f", "document": mysql(&foreign)})]),
+    );
+    assert_eq!(code, 1);
+    assert_eq!(answers[0]["error"]["pointer"], "/authType/password");
+    assert_no_secret(&format!("{answers:?}{stderr}"), &["pw-foreign"]);
+
     // Not UTF-8: its line number, never its bytes.
     let mut bytes = b"{\"name\": \"x\", \"document\": {\"password\": \"pw-\xff\xfe\"}}\n".to_vec();
     bytes.extend(

@@ -29,6 +29,7 @@ use serde::ser::SerializeMap;
 use serde_json::Value;
 
 use super::{Field, SecretsManager, Subject, check_bot};
+use crate::fernet::FernetError;
 use crate::{Error, Result};
 
 /// At most this many documents of a batch are in flight at once.
@@ -161,6 +162,9 @@ impl From<&Error> for Failure {
         let pointer = match e {
             Error::Input { pointer, .. } => pointer.clone(),
             Error::MissingSecret { pointer, .. } => Some(pointer.clone()),
+            Error::Fernet(FernetError::Decrypt { pointer } | FernetError::NotText { pointer }) => {
+                pointer.clone()
+            }
             _ => None,
         };
         Failure {
