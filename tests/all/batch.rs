@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 
+use om_secrets::kms::SecretStore;
 use serde_json::{Value, json};
 
 use crate::util::{Om, Run, repo, strings};
@@ -830,4 +831,133 @@ fn an_overlong_line_is_its_error_and_the_next_is_read() {
     );
     assert!(answers[1]["document"].is_object(), "{}", answers[1]);
     assert_no_secret(&stderr, &["pw-long-", "pw-short"]);
+}
+
+/// A store whose writes take turns with other tasks (so documents in flight
+/// interleave), that counts how many documents write at once, and that fails
+/// every write of an `sslkey` below an entity named `fail-…`.
+struct Interleaving {
+    inner: om_secrets::kms::memory::MemoryStore,
+    in_flight: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl om_secrets::kms::SecretStore for Interleaving {
+    fn name(&self) -> &str {
+        "interleaving"
+    }
+    async fn get(
+        &self,
+        id: &str,
+    ) -> Result<Option<om_secrets::kms::SecretValue>, om_secrets::kms::KmsError> {
+        tokio::task::yield_now().await;
+        self.inner.get(id).await
+    }
+    async fn put(&self, id: &str, value: &str) -> Result<(), om_secrets::kms::KmsError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        tokio::task::yield_now().await;
+        tokio::task::yield_now().await;
+        self.in_flight.fetch_sub(1, SeqCst);
+        if id.contains("/fail-") && id.ends_with("/sslkey") {
+            return Err(om_secrets::kms::KmsError::new(
+                "interleaving",
+                Some(id),
+                om_secrets::kms::KmsErrorKind::Other,
+                "refused",
+            ));
+        }
+        self.inner.put(id, value).await
+    }
+    async fn delete(&self, id: &str) -> Result<bool, om_secrets::kms::KmsError> {
+        tokio::task::yield_now().await;
+        self.inner.delete(id).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, om_secrets::kms::KmsError> {
+        self.inner.list(prefix).await
+    }
+}
+
+/// Through the library: documents in flight at once never mix their
+/// changes. A document whose store write fails half-way leaves nothing (its
+/// applied writes undone) while the others around it succeed, and two
+/// documents of one entity take effect in input order.
+#[test]
+fn documents_in_flight_never_mix_their_changes() {
+    use om_secrets::ops::{Backend, BatchItem, SubjectKind};
+    let (_home, plugins) = crate::util::builtin_plugins();
+    let store = std::sync::Arc::new(Interleaving {
+        inner: om_secrets::kms::memory::MemoryStore::new(),
+        in_flight: Default::default(),
+        most: Default::default(),
+    });
+    let sm = om_secrets::SecretsManager::new(
+        Backend::Managed(store.clone()),
+        om_secrets::fernet::FernetKeys::parse(KEY).unwrap(),
+        om_secrets::secret_id::IdBuilder::new("", "openmetadata"),
+        plugins,
+    );
+    let with_ssl = |pw: &str| json!({"type": "Mysql", "username": "u", "authType": {"password": pw}, "sslConfig": {"sslKey": format!("key-{pw}")}});
+    let mut items = Vec::new();
+    for k in 0..24 {
+        let name = if k % 5 == 2 {
+            format!("fail-{k}")
+        } else {
+            format!("ok-{k}")
+        };
+        items.push(BatchItem::named(name, with_ssl(&format!("pw-{k}"))));
+    }
+    items.push(BatchItem::named("same", with_ssl("first")));
+    items.push(BatchItem::named("same", with_ssl("second")));
+    let kind = SubjectKind::Service("database".into());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let results = rt.block_on(sm.seal_batch(&kind, &items));
+    assert_eq!(results.len(), items.len());
+    let mut expected = Vec::new();
+    for (item, r) in items.iter().zip(&results) {
+        let name = item.name.as_deref().unwrap();
+        if name.starts_with("fail-") {
+            let e = r.as_ref().unwrap_err();
+            assert!(e.to_string().contains("refused"), "{e}");
+        } else {
+            assert!(r.is_ok(), "{name}: {:?}", r.as_ref().err());
+            expected.push(format!("/openmetadata/database/{name}/authtype/password"));
+            expected.push(format!("/openmetadata/database/{name}/sslconfig/sslkey"));
+        }
+    }
+    expected.sort();
+    expected.dedup();
+    let ids = rt.block_on(store.inner.list("/openmetadata/")).unwrap();
+    assert_eq!(
+        ids, expected,
+        "failed documents left nothing, the others all"
+    );
+    assert!(
+        store.most.load(std::sync::atomic::Ordering::SeqCst) > 1,
+        "documents were in flight at once"
+    );
+    // Each document reveals its own values; `same` holds the later line's.
+    let reveal: Vec<BatchItem> = items
+        .iter()
+        .zip(&results)
+        .filter_map(|(i, r)| {
+            let d = r.as_ref().ok()?.clone();
+            Some(BatchItem::named(i.name.clone().unwrap(), d))
+        })
+        .collect();
+    let revealed = rt.block_on(sm.reveal_batch(&kind, &reveal, false));
+    for (i, r) in reveal.iter().zip(revealed) {
+        let r = r.unwrap();
+        let name = i.name.as_deref().unwrap();
+        if name == "same" {
+            assert_eq!(r, with_ssl("second"));
+        } else {
+            let k = name.trim_start_matches("ok-");
+            assert_eq!(r, with_ssl(&format!("pw-{k}")), "{name}");
+        }
+    }
 }
