@@ -9,9 +9,9 @@
 //!     version: env!("CARGO_PKG_VERSION"),
 //!     service_type: "database",
 //!     rules: include_str!("../rules/database.rules"),
-//!     // Optional: the same table compiled by the plugin's build script
-//!     // (`fn main() { om_secrets_guest::rules::build("rules/database.rules") }`),
-//!     // so that a call parses no rules.
+//!     // Optional: the same table compiled by the plugin's build script, so
+//!     // that a call parses no rules. The script includes this SDK's
+//!     // `src/rules.rs` with `#[path]` and calls its `build("rules/….rules")`.
 //!     compiled: include!(concat!(env!("OUT_DIR"), "/rules.rs")),
 //! }
 //! ```
