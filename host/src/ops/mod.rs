@@ -356,7 +356,7 @@ impl SecretsManager {
         if subject.name.is_none() {
             return Err(Error::input(
                 pointer,
-                "references a managed secret: the entity's name (--name) is needed to check it",
+                "references a managed secret: the entity's name (`--name`, or the line's `name` with `--batch`) is needed to check it",
             ));
         }
         let scope = self.scope(subject);
@@ -377,7 +377,7 @@ impl SecretsManager {
         if subject.name.as_deref().is_none_or(str::is_empty) {
             return Err(Error::Input {
                 pointer: None,
-                message: "this operation needs the entity's name (--name)".into(),
+                message: "this operation needs the entity's name (`--name`, or the line's `name` with `--batch`)".into(),
             });
         }
         Ok(())
