@@ -16,7 +16,14 @@ fn main() {
     let root = manifest.parent().unwrap().to_path_buf();
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     // The root manifest holds `[profile.plugin]`: a change there rebuilds them.
-    for dir in ["plugins", "guest", "wit", ".cargo", "Cargo.lock", "Cargo.toml"] {
+    for dir in [
+        "plugins",
+        "guest",
+        "wit",
+        ".cargo",
+        "Cargo.lock",
+        "Cargo.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 
