@@ -91,6 +91,14 @@ impl IdBuilder {
         format!("{}/{}/{}", self.base, segment(kind), name_segment(name))
     }
 
+    /// The id root OpenMetadata itself gives an entity: its name sanitised
+    /// like a segment (so `PROD`, `prod` and `p.rod`… share it). Differs from
+    /// [`entity`](Self::entity) only for names outside `[a-z0-9_-]`; used to
+    /// tell an owner that a reference is its OpenMetadata-era id.
+    pub fn legacy_entity(&self, kind: &str, name: &str) -> String {
+        format!("{}/{}/{}", self.base, segment(kind), segment(name))
+    }
+
     /// A full id below an entity root.
     pub fn id(&self, kind: &str, name: &str, segments: &[String]) -> String {
         let mut id = self.entity(kind, name);
@@ -185,5 +193,35 @@ mod tests {
         assert_eq!(name_segment("Kafka.Prod"), name_segment("Kafka.Prod"));
         assert!(name_segment("Kafka.Prod").starts_with("kafka_prod."));
         assert_eq!(name_segment("Kafka.Prod").len(), "kafka_prod.".len() + 16);
+    }
+
+    #[test]
+    fn prefix_and_cluster_are_cleaned_as_openmetadata_stores_them() {
+        // OpenMetadata appends the prefix and cluster name as they are, but
+        // builds every field id with buildSecretId(false, parentId, field),
+        // which cleans the parent id (cluster and prefix included) again:
+        // the ids it stores hold `om_prod`, not `om.prod`.
+        let ids = IdBuilder::new("Team.Data", "om.prod");
+        assert_eq!(
+            ids.id("database", "victim", &segs(&["authType", "password"])),
+            "/team_data/om_prod/database/victim/authtype/password"
+        );
+    }
+
+    #[test]
+    fn the_legacy_root_is_openmetadatas_and_only_differs_for_non_plain_names() {
+        let ids = IdBuilder::new("", "openmetadata");
+        assert_eq!(
+            ids.legacy_entity("pipeline", "mysql_dbt_aB3xY9kQ"),
+            "/openmetadata/pipeline/mysql_dbt_ab3xy9kq"
+        );
+        assert_ne!(
+            ids.entity("pipeline", "mysql_dbt_aB3xY9kQ"),
+            ids.legacy_entity("pipeline", "mysql_dbt_aB3xY9kQ")
+        );
+        assert_eq!(
+            ids.entity("database", "prod"),
+            ids.legacy_entity("database", "prod")
+        );
     }
 }

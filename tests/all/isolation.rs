@@ -734,3 +734,88 @@ fn two_fields_never_share_a_secret_id() {
         om.store_ids()
     );
 }
+
+// Red-team findings F4, F1, F5: every mode checks references into the
+// namespace; an OpenMetadata-era id of a renamed-by-hash entity is named as
+// such; an own reference is stored in its canonical form.
+#[test]
+fn every_mode_checks_references_into_the_namespace() {
+    let om = Om::new();
+    let stored = om.json(&svc("seal", "victim"), &mysql("victim-pw-4"));
+    for mode in ["db", "local"] {
+        for keep in [true, false] {
+            let mut args = svc("reveal", "attacker");
+            if keep {
+                args.push("--keep-references");
+            }
+            let mut cmd = om.command(&args);
+            cmd.env("SECRET_MANAGER", mode);
+            let out = crate::util::feed(cmd, &stored.to_string());
+            assert_eq!(out.status.code(), Some(1), "{mode} keep={keep}");
+            let err = String::from_utf8(out.stderr).unwrap();
+            assert!(
+                err.contains("/openmetadata/database/victim/authtype/password")
+                    && err.contains("another entity")
+                    && !err.contains("victim-pw-4"),
+                "{mode}: {err}"
+            );
+        }
+    }
+    // The owner still reads it in non-managed mode.
+    let mut cmd = om.command(&svc("reveal", "victim"));
+    cmd.env("SECRET_MANAGER", "local");
+    let out = crate::util::feed(cmd, &stored.to_string());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["authType"]["password"], "victim-pw-4");
+}
+
+#[test]
+fn an_openmetadata_era_id_of_a_hashed_name_is_named_as_such() {
+    let om = Om::new();
+    // OpenMetadata names pipelines `<service>_<type>_<8 mixed-case characters>`
+    // and stored their dbt token under the lower-cased name.
+    let name = "mysql_dbt_aB3xY9kQ";
+    let legacy = "/openmetadata/pipeline/mysql_dbt_ab3xy9kq/sourceconfig/config/dbtconfigsource/dbtcloudauthtoken";
+    let doc = dbt_pipeline(name, &format!("secret:{legacy}"));
+    let r = om.run(&["seal", "--pipeline", name], &doc.to_string());
+    let e = refused(&r, &[]);
+    assert!(
+        e.contains(legacy) && e.contains("OpenMetadata's id for this entity's name"),
+        "{e}"
+    );
+    // Sent again as a value, it goes below the entity's own root.
+    let stored = om.json(
+        &["seal", "--pipeline", name],
+        &dbt_pipeline(name, "dbt-tok-9"),
+    );
+    let ids = om.store_ids();
+    assert_eq!(ids.len(), 1);
+    assert!(
+        ids[0].starts_with("/openmetadata/pipeline/mysql_dbt_ab3xy9kq."),
+        "{ids:?}"
+    );
+    assert_eq!(
+        om.json(&["reveal", "--pipeline", name], &stored)["sourceConfig"]["config"]["dbtConfigSource"]
+            ["dbtCloudAuthToken"],
+        "dbt-tok-9"
+    );
+}
+
+#[test]
+fn an_own_reference_is_stored_in_the_form_the_store_resolves() {
+    let kms = Kms::new(Kind::Ssm);
+    let om = kms.om(true);
+    let me = Doc::mysql("own");
+    let stored = om.json(&me.args("seal"), &me.doc);
+    let id = kms.id(&format!(
+        "openmetadata/database/{}/authtype/password",
+        me.name
+    ));
+    let mut again = stored.clone();
+    again["authType"]["password"] = json!(format!("secret:{id}:1"));
+    let resealed = om.json(&me.args("seal"), &again);
+    assert_eq!(
+        crate::kms_common::decrypt(&resealed, "/authType/password"),
+        format!("secret:{id}")
+    );
+}

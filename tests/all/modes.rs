@@ -153,8 +153,19 @@ fn non_managed_mode_passes_references_and_encrypts_the_rest() {
     };
     let before = om.store_bytes();
     let doc = json!({"type": "Mysql", "authType": {"password": user_ref}, "sslConfig": {"caCertificate": "ca-pem"}});
-    let stored = om.json(
+    // The namespace holds per-entity ids in every mode: another entity may
+    // not reference this one's secret, even where om-secrets writes nothing.
+    let r = om.run(
         &["seal", "--service-type", "database", "--name", "other"],
+        &doc.to_string(),
+    );
+    assert!(
+        r.err().contains("a secret of another entity"),
+        "{}",
+        r.stderr
+    );
+    let stored = om.json(
+        &["seal", "--service-type", "database", "--name", "mysql-test"],
         &doc,
     );
     assert_eq!(decrypt(&stored, "/authType/password"), user_ref);
@@ -165,10 +176,21 @@ fn non_managed_mode_passes_references_and_encrypts_the_rest() {
         "non-managed mode never writes the store"
     );
     let plain = om.json(
-        &["reveal", "--service-type", "database", "--name", "other"],
+        &[
+            "reveal",
+            "--service-type",
+            "database",
+            "--name",
+            "mysql-test",
+        ],
         &stored,
     );
     assert_eq!(plain["authType"]["password"], "team-secret");
+    let r = om.run(
+        &["reveal", "--service-type", "database", "--name", "other"],
+        &stored.to_string(),
+    );
+    assert!(!r.err().contains("team-secret"), "{}", r.stderr);
 
     let missing = json!({"type": "Mysql", "authType": {"password": "secret:/team/nope"}});
     let r = om.run(

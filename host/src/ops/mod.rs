@@ -332,14 +332,15 @@ impl SecretsManager {
     /// can name another id than the one checked; outside it, the reference as
     /// the user wrote it (an SSM `name:3` selector, another account's ARN).
     ///
-    /// In managed mode the deployment's id namespace (`/<prefix>/<cluster>/…`)
-    /// belongs to om-secrets: a reference into it must stay within the
-    /// entity's own [`Scope`], whether it is resolved here or kept for the
-    /// ingestion side — so no config (sent by a user, or a token copied
+    /// The deployment's id namespace (`/<prefix>/<cluster>/…`) holds
+    /// per-entity ids in every mode (managed mode writes there; a `local` or
+    /// `db` deployment may share the store, or hand references to an
+    /// ingestion side that reads it): a reference into it must stay within
+    /// the entity's own [`Scope`], whether it is resolved here or kept for
+    /// the ingestion side — so no config (sent by a user, or a token copied
     /// between rows of the database) can make a privileged reveal read
-    /// another entity's secret. References outside the namespace, and every
-    /// reference in non-managed mode (where users name secrets they keep
-    /// themselves), are the user's own.
+    /// another entity's secret. References outside the namespace are the
+    /// user's own.
     async fn owned_reference(&self, subject: &Subject, pointer: &str, id: &str) -> Result<String> {
         if id.is_empty() {
             return Err(Error::input(pointer, "`secret:` reference without an id"));
@@ -350,7 +351,7 @@ impl SecretsManager {
             })?,
             None => id.to_string(),
         };
-        if !matches!(self.backend, Backend::Managed(_)) || !self.ids.owns(&canonical) {
+        if !self.ids.owns(&canonical) {
             return Ok(id.to_string());
         }
         if subject.name.is_none() {
@@ -361,16 +362,24 @@ impl SecretsManager {
         }
         let scope = self.scope(subject);
         if scope.contains(&canonical) {
-            Ok(canonical)
-        } else {
-            Err(Error::input(
-                pointer,
-                format!(
-                    "references `{canonical}`, a secret of another entity (this entity's ids are below `{}`)",
-                    scope.root
-                ),
-            ))
+            return Ok(canonical);
         }
+        let name = subject.name.as_deref().unwrap_or_default();
+        let legacy = format!("{}/", self.ids.legacy_entity(&subject.kind, name));
+        let message = if !crate::secret_id::is_plain_name(name) && canonical.starts_with(&legacy) {
+            // OpenMetadata's id for this name, which other names share: it
+            // may be this entity's secret, or a namesake's.
+            format!(
+                "references `{canonical}`, OpenMetadata's id for this entity's name, which names that sanitise alike share; om-secrets keeps this entity's secrets below `{}`: send the value again (or migrate it there)",
+                scope.root
+            )
+        } else {
+            format!(
+                "references `{canonical}`, a secret of another entity (this entity's ids are below `{}`)",
+                scope.root
+            )
+        };
+        Err(Error::input(pointer, message))
     }
 
     fn need_name(&self, subject: &Subject) -> Result<()> {

@@ -219,7 +219,10 @@ impl SecretsManager {
         if matches!(self.backend, Backend::Managed(_)) && self.ids.owns(&canonical) {
             plan.referenced.insert(f.secret_id.clone());
             if canonical == f.secret_id {
-                return text;
+                // Stored in the form the store resolves (a `:1` selector or
+                // an ARN of the own id would otherwise reach the ingestion
+                // side as written).
+                return format!("{REFERENCE_PREFIX}{canonical}");
             }
             plan.moves
                 .push((f.pointer.clone(), canonical, f.secret_id.clone()));
