@@ -542,14 +542,20 @@ impl SecretStore for Resilient {
                 self.acquire_write_permit().await;
             }
             let done = AtomicUsize::new(0);
+            // Attempts started and finished: an attempt the timeout dropped
+            // may have applied any part of what it was given, unreported.
+            let (started, finished) = (AtomicUsize::new(0), AtomicUsize::new(0));
             let id = change_id(&part[0]);
             let timeout = self.policy.timeout * part.len() as u32;
             let r = self
                 .call_within("apply", id, timeout, || {
-                    let done = &done;
+                    let (done, started, finished) = (&done, &started, &finished);
                     async move {
                         let from = done.load(Ordering::SeqCst).min(part.len());
-                        match self.inner.apply(&part[from..]).await {
+                        started.fetch_add(1, Ordering::SeqCst);
+                        let r = self.inner.apply(&part[from..]).await;
+                        finished.fetch_add(1, Ordering::SeqCst);
+                        match r {
                             Ok(()) => Ok(()),
                             Err((applied, e)) => {
                                 done.fetch_add(applied, Ordering::SeqCst);
@@ -563,7 +569,15 @@ impl SecretStore for Resilient {
                 self.invalidate(change_id(c));
             }
             if let Err(e) = r {
-                result = Err((offset + done.load(Ordering::SeqCst).min(part.len()), e));
+                // Over-reporting is safe (undoing a change that was never
+                // applied writes back what is there); under-reporting would
+                // leave new values behind an undo.
+                let applied = if started.load(Ordering::SeqCst) != finished.load(Ordering::SeqCst) {
+                    part.len()
+                } else {
+                    done.load(Ordering::SeqCst).min(part.len())
+                };
+                result = Err((offset + applied, e));
                 break;
             }
             offset += part.len();
@@ -742,6 +756,54 @@ mod tests {
         // A chunk of 4 at once, then 2 permits a quarter second apart.
         assert_eq!(clock.elapsed(), Duration::from_millis(500));
         assert_eq!((r.stats().throttled, mem.writes()), (2, 6));
+    }
+
+    /// Applies its first change, then never answers.
+    struct HangsAfterOne(MemoryStore);
+
+    #[async_trait]
+    impl SecretStore for HangsAfterOne {
+        fn name(&self) -> &str {
+            "hangs"
+        }
+        async fn get(&self, id: &str) -> Result<Option<SecretValue>, KmsError> {
+            self.0.get(id).await
+        }
+        async fn put(&self, id: &str, value: &str) -> Result<(), KmsError> {
+            self.0.put(id, value).await
+        }
+        async fn delete(&self, id: &str) -> Result<bool, KmsError> {
+            self.0.delete(id).await
+        }
+        async fn apply(&self, changes: &[Change]) -> Result<(), (usize, KmsError)> {
+            self.0.apply(&changes[..1]).await?;
+            std::future::pending().await
+        }
+    }
+
+    #[test]
+    fn a_timed_out_apply_reports_every_change_it_may_have_applied() {
+        // The first change reached the store before the call timed out: a
+        // caller undoing `applied` changes must include it.
+        let inner = Arc::new(HangsAfterOne(MemoryStore::new()));
+        let clock = ManualClock::new();
+        let r = Resilient::with_clock(
+            inner.clone(),
+            Policy {
+                retry_max: Duration::ZERO,
+                writes_per_second: 0.0,
+                ..policy()
+            },
+            Arc::new(clock.clone()),
+        );
+        let changes: Vec<Change> = (0..3).map(|i| put(&format!("/k{i}"), "v")).collect();
+        let (applied, e) = clock.run(r.apply(&changes)).unwrap_err();
+        assert_eq!(e.kind, KmsErrorKind::Transient);
+        assert_eq!(inner.0.ids(), ["/k0"]);
+        assert_eq!(
+            applied, 3,
+            "a dropped attempt counts as having applied its part"
+        );
     }
 
     #[tokio::test]

@@ -161,18 +161,24 @@ fn resolve<'v>(config: &'v Value, toks: &[String]) -> Option<(&'v Value, bool)> 
     let mut parent_is_object = false;
     for tok in toks {
         parent_is_object = here.is_object();
-        here = match here {
-            Value::Object(m) => m.get(tok.as_str())?,
-            Value::Array(a) => {
-                if tok.starts_with('+') || (tok.len() > 1 && tok.starts_with('0')) {
-                    return None;
-                }
-                a.get(tok.parse::<usize>().ok()?)?
-            }
-            _ => return None,
-        };
+        here = step(here, tok)?;
     }
     Some((here, parent_is_object))
+}
+
+/// One RFC 6901 step: an object member, or an array index written as
+/// RFC 6901 and serde_json write it (digits, no sign, no leading zero).
+pub(crate) fn step<'v>(here: &'v Value, tok: &str) -> Option<&'v Value> {
+    match here {
+        Value::Object(m) => m.get(tok),
+        Value::Array(a) => {
+            let canonical = !tok.is_empty()
+                && tok.bytes().all(|b| b.is_ascii_digit())
+                && (tok == "0" || !tok.starts_with('0'));
+            a.get(tok.parse::<usize>().ok().filter(|_| canonical)?)
+        }
+        _ => None,
+    }
 }
 
 /// Check a plugin's answer against the config it was given, which the host

@@ -850,16 +850,10 @@ fn existing_prefix(config: &Value, pointer: &str) -> String {
     let mut at = String::new();
     let mut here = config;
     for tok in &toks {
-        let next = match here {
-            Value::Object(m) => m.get(tok.as_str()),
-            Value::Array(a) => tok
-                .parse::<usize>()
-                .ok()
-                .filter(|_| tok == "0" || !tok.starts_with('0'))
-                .and_then(|i| a.get(i)),
-            _ => None,
+        // The resolver the answer check uses (no `+1` index names anything).
+        let Some(next) = check::step(here, tok) else {
+            break;
         };
-        let Some(next) = next else { break };
         at.push('/');
         at.push_str(&tok.replace('~', "~0").replace('/', "~1"));
         here = next;
@@ -878,6 +872,8 @@ mod tests {
             ("/a/b~0~1c/1/d", "/a/b~0~1c/1/d"),
             ("/a/b~0~1c/1/encoded-secret", "/a/b~0~1c/1"),
             ("/a/b~0~1c/01", "/a/b~0~1c"),
+            ("/a/b~0~1c/+1", "/a/b~0~1c"),
+            ("/a/b~0~1c/-0", "/a/b~0~1c"),
             ("/a/b~0~1c/9", "/a/b~0~1c"),
             ("/s/x", "/s"),
             ("/hunter2", ""),
