@@ -266,18 +266,11 @@ impl Native<'_> {
         Ok(fields)
     }
 
-    /// `SecretsManager::mask`.
+    /// `SecretsManager::mask`: native discovery, then the library's own
+    /// masking of the fields found.
     fn mask(&self, subject: &Subject, doc: &Value) -> Result<Value, String> {
         let fields = self.fields(subject, doc)?;
-        let mut out = doc.clone();
-        for f in &fields {
-            if doc.pointer(&f.pointer).is_some_and(|v| !v.is_null()) {
-                set(&mut out, &f.pointer, Value::String(MASK.into()));
-            }
-        }
-        drop_unstored(subject, &mut out);
-        scrub(&mut out);
-        Ok(out)
+        Ok(om_secrets::ops::mask_fields(subject, doc, &fields))
     }
 
     /// `SecretsManager::seal` in `db` mode, for what the corpus holds (plain
@@ -330,17 +323,6 @@ fn drop_unstored(subject: &Subject, doc: &mut Value) {
         if let Some(Value::Object(m)) = doc.pointer_mut(parent) {
             m.shift_remove(key);
         }
-    }
-}
-
-fn scrub(v: &mut Value) {
-    match v {
-        Value::String(s) if s.starts_with(PREFIX) || s.starts_with(REFERENCE_PREFIX) => {
-            *s = MASK.into()
-        }
-        Value::Array(a) => a.iter_mut().for_each(scrub),
-        Value::Object(m) => m.values_mut().for_each(scrub),
-        _ => {}
     }
 }
 

@@ -33,7 +33,7 @@ pub enum Error {
     },
 
     /// No plugin serves this connector type.
-    #[error("unknown connector type `{connector_type}` for service type `{service_type}`; known: {}", known.join(", "))]
+    #[error("unknown connector type {} for service type `{service_type}`; known: {}", shown_type(connector_type), known.join(", "))]
     UnknownConnectorType {
         /// The service type asked about.
         service_type: String,
@@ -70,6 +70,20 @@ pub enum Error {
         /// Which store was asked.
         store: String,
     },
+}
+
+/// A connector type as an error may show it: a name, or nothing of a value
+/// that cannot be one (a token or a secret pasted there).
+fn shown_type(t: &str) -> String {
+    let name = !t.is_empty()
+        && t.len() <= 128
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if name {
+        format!("`{t}`")
+    } else {
+        "(a value that is no connector type name)".into()
+    }
 }
 
 fn at(pointer: &Option<String>) -> String {

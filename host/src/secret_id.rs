@@ -85,6 +85,13 @@ impl IdBuilder {
             .is_some_and(|rest| rest.starts_with('/'))
     }
 
+    /// Whether `text` names this deployment's namespace anywhere (an ARN, a
+    /// path without its leading `/`, a selector): what a reference that is
+    /// not [`owns`](Self::owns)-shaped may still resolve to in some store.
+    pub fn mentions(&self, text: &str) -> bool {
+        text.contains(&format!("{}/", self.base.trim_start_matches('/')))
+    }
+
     /// The id root of one entity: `/<prefix>/<cluster>/<kind>/<name>`, the
     /// name as [`name_segment`] makes it.
     pub fn entity(&self, kind: &str, name: &str) -> String {

@@ -819,3 +819,73 @@ fn an_own_reference_is_stored_in_the_form_the_store_resolves() {
         format!("secret:{id}")
     );
 }
+
+// Red team 2, F3: OpenMetadata never returns an Application's private
+// config; numbers and flags beside its tokens were shown.
+#[test]
+fn an_applications_private_config_is_masked_whole_and_merged_back() {
+    let om = Om::new();
+    let app = json!({"name": "app1", "sourceConfig": {"config": {"type": "Application",
+        "appConfig": {"type": "SearchIndexing"},
+        "appPrivateConfig": {"token": "app-tok-1", "pin": 1234, "on": true}}}});
+    let stored = om.json(&["seal", "--pipeline", "app1"], &app);
+    let masked = om.json(&["mask", "--pipeline", "app1"], &stored);
+    assert_eq!(masked["sourceConfig"]["config"]["appPrivateConfig"], MASK);
+    assert_eq!(
+        masked["sourceConfig"]["config"]["appConfig"]["type"],
+        "SearchIndexing"
+    );
+    // A viewer's update keeps the stored private config, whole.
+    let stored_path = om.home.path().join("app1.json");
+    std::fs::write(&stored_path, stored.to_string()).unwrap();
+    let merged = om.json(
+        &[
+            "merge",
+            "--pipeline",
+            "app1",
+            "--stored",
+            stored_path.to_str().unwrap(),
+        ],
+        &masked,
+    );
+    assert_eq!(
+        merged["sourceConfig"]["config"]["appPrivateConfig"],
+        stored["sourceConfig"]["config"]["appPrivateConfig"]
+    );
+    let resealed = om.json(&["seal", "--pipeline", "app1"], &merged);
+    assert_eq!(om.json(&["reveal", "--pipeline", "app1"], &resealed), app);
+}
+
+// Review finding: db mode has no store to say what an ARN or a selector
+// resolves to; red team 2 F4: an error never echoes a value from `type`.
+#[test]
+fn db_mode_refuses_namespace_references_it_cannot_resolve_and_errors_echo_no_type_value() {
+    let om = Om::new().with("SECRET_MANAGER", "db");
+    for reference in [
+        "secret:arn:aws:ssm:us-east-1:123456789012:parameter/openmetadata/database/victim/authtype/password",
+        "secret:/openmetadata/database/victim/authtype/password:1",
+        "secret:openmetadata/database/victim/authtype/password",
+    ] {
+        let r = om.run(&svc("seal", "attacker"), &mysql(reference).to_string());
+        assert!(
+            refused(&r, &[]).contains("/authType/password"),
+            "{reference}: {}",
+            r.stderr
+        );
+    }
+    // A reference of the user's own, outside the namespace, still passes.
+    om.json(&svc("seal", "attacker"), &mysql("secret:/team/db-password"));
+
+    let token = token(&om, "TOPSECRET-TYPE");
+    let r = om.run(
+        &["mask", "--service-type", "database"],
+        &json!({"type": token}).to_string(),
+    );
+    let e = refused(&r, &[&token, "TOPSECRET-TYPE"]);
+    assert!(e.contains("no connector type name"), "{e}");
+    let r = om.run(
+        &["mask", "--service-type", "database"],
+        &json!({"type": "NoSuchDb"}).to_string(),
+    );
+    assert!(refused(&r, &[]).contains("`NoSuchDb`"), "{}", r.stderr);
+}

@@ -38,6 +38,10 @@ impl SecretsManager {
                 Some(Value::String(s)) if s != MASK && !s.is_empty() => {
                     set(&mut out, &p, Value::String(s.clone()))
                 }
+                // A value masked whole (an Application's private config).
+                Some(
+                    v @ (Value::Object(_) | Value::Array(_) | Value::Number(_) | Value::Bool(_)),
+                ) if subject.masked_whole.contains(&p) => set(&mut out, &p, v.clone()),
                 _ => {
                     return Err(Error::input(
                         p,

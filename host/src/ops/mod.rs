@@ -25,6 +25,7 @@ mod subject;
 mod value;
 
 pub use batch::{BatchItem, CONCURRENCY, Failure, Operation, Outcome, SubjectKind};
+pub use mask::mask_fields;
 pub use subject::{Entity, Subject, check_bot};
 
 use std::sync::Arc;
@@ -352,6 +353,14 @@ impl SecretsManager {
             None => id.to_string(),
         };
         if !self.ids.owns(&canonical) {
+            // Without a store (db mode) nothing says what an ARN or a
+            // selector resolves to: one that names the namespace is refused.
+            if self.backend.store().is_none() && self.ids.mentions(id) {
+                return Err(Error::input(
+                    pointer,
+                    "references the deployment's namespace in a form that cannot be checked without a store: write the id itself (`/…`)",
+                ));
+            }
             return Ok(id.to_string());
         }
         if subject.name.is_none() {

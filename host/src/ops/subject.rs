@@ -73,6 +73,9 @@ pub struct Subject {
     /// Pointers of objects that are never stored nor shown (sealing and
     /// masking drop them; revealing leaves them).
     pub dropped: Vec<String>,
+    /// Pointers of values a viewer sees only as one mask, whatever they hold
+    /// (OpenMetadata never returns them); `merge` puts the stored value back.
+    pub masked_whole: Vec<String>,
 }
 
 fn owned(v: &[&str]) -> Vec<String> {
@@ -97,6 +100,7 @@ impl Subject {
             optional: false,
             id_segments: Vec::new(),
             dropped: Vec::new(),
+            masked_whole: Vec::new(),
         })
     }
 
@@ -128,6 +132,7 @@ impl Subject {
         Subject {
             entity: Entity::Bot,
             dropped: Vec::new(),
+            masked_whole: Vec::new(),
             kind: "bot".into(),
             name: name.map(String::from),
             service_type: "bot".into(),
@@ -151,6 +156,9 @@ impl Subject {
         Subject {
             entity: Entity::IngestionPipeline,
             dropped: vec![SERVER_CONNECTION.into()],
+            // An Application's private config (tokens, and numbers or flags
+            // beside them).
+            masked_whole: vec!["/sourceConfig/config/appPrivateConfig".into()],
             kind: "pipeline".into(),
             name: name.map(String::from),
             service_type: "ingestion".into(),
@@ -194,6 +202,7 @@ impl Subject {
         Ok(Subject {
             entity: Entity::Workflow,
             dropped: vec![SERVER_CONNECTION.into()],
+            masked_whole: Vec::new(),
             kind: "workflow".into(),
             name: name.map(String::from),
             service_type,
