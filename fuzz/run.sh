@@ -54,10 +54,13 @@ for t in "${targets[@]}"; do
         fi
     done
     dirs=("corpus/$t" "seeds/$t" "regressions/$t")
+    # -timeout is per input, and the first one pays the target's start-up
+    # (compiling a plugin, slow in unoptimised builds on a busy machine): 90 s
+    # leaves room for that and still stops a real hang.
     log="$(mktemp)"
     status=0
     cargo fuzz run "${profile[@]}" --sanitizer "$sanitizer" "$t" "${dirs[@]}" -- \
-        -max_total_time="$secs" -timeout=20 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 \
+        -max_total_time="$secs" -timeout=90 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 \
         >"$log" 2>&1 || status=$?
     grep -E "DONE|stat::number_of_executed_units|stat::new_units_added|panicked|SUMMARY|Test unit written" "$log" || true
     if [ "$status" -ne 0 ]; then

@@ -193,7 +193,9 @@ pub fn secret_id(data: &[u8]) {
     }
 }
 
-fn manager(backend: Backend) -> SecretsManager {
+/// The database plugin, compiled once (compiling a component is the slow
+/// part of a target's start-up, unoptimised builds most of all).
+fn database_plugin() -> Arc<Plugins> {
     let sandbox = Sandbox::new(Limits::default()).unwrap();
     let mut plugins = Plugins::new();
     let (_, bytes) = om_secrets::plugin::registry::builtin()
@@ -203,11 +205,15 @@ fn manager(backend: Backend) -> SecretsManager {
     plugins
         .add_bytes(&sandbox, None, bytes, "builtin:database")
         .unwrap();
+    Arc::new(plugins)
+}
+
+fn manager(backend: Backend, plugins: &Arc<Plugins>) -> SecretsManager {
     SecretsManager::new(
         backend,
         FernetKeys::parse(KEY).unwrap(),
         IdBuilder::new("", "openmetadata"),
-        Arc::new(plugins),
+        plugins.clone(),
     )
 }
 
@@ -222,9 +228,10 @@ struct Managers {
 thread_local! {
     static MANAGERS: Managers = {
         let store = Arc::new(MemoryStore::new());
+        let plugins = database_plugin();
         Managers {
-            db: manager(Backend::Db),
-            managed: manager(Backend::Managed(store.clone())),
+            db: manager(Backend::Db, &plugins),
+            managed: manager(Backend::Managed(store.clone()), &plugins),
             store,
             rt: tokio::runtime::Builder::new_current_thread().build().unwrap(),
         }
