@@ -1346,7 +1346,26 @@ def is_credential_key(key: str) -> bool:
         or (len(stems) >= 2 and last in QUALIFIED_LAST_WORDS)
         or any(x.endswith(c) for x in stems for c in CREDENTIAL_WORDS)
         or any((a, b) in CREDENTIAL_PAIRS for a, b in zip(stems, stems[1:]))
+        or joins_a_credential_word(stems)
     )
+
+
+def joins_a_credential_word(stems: list) -> bool:
+    """guest/src/heuristics.rs `joins_a_credential_word`, ported: a run of two or
+    more adjacent, non-empty words, joined, is exactly a credential word
+    (`pass word` -> `password`; `bypass word` is not)."""
+    for i in range(len(stems)):
+        for c in CREDENTIAL_WORDS:
+            rest = c
+            for n, w in enumerate(stems[i:]):
+                if not w or not rest.startswith(w):
+                    break
+                rest = rest[len(w):]
+                if not rest:
+                    if n >= 1:
+                        return True
+                    break
+    return False
 
 
 def url_has_password(s: str) -> bool:

@@ -29,7 +29,11 @@
 //!    more words is one of [`QUALIFIED_LAST_WORDS`] (`basic_auth`, but not
 //!    `auth` alone, nor `auth_type`);
 //!    or when two adjacent words are one of [`CREDENTIAL_PAIRS`] (`api key`,
-//!    `ssl key`, `user info`…).
+//!    `ssl key`, `user info`…); or when a run of two or more adjacent words,
+//!    joined, is exactly one of [`CREDENTIAL_WORDS`]: a credential word split
+//!    by case or separators (`passWord`, `dbPassWord`, `PASS_WORD`,
+//!    `passPhrase`, `PassWd` → `pass wd` → `passwd`), but not `passThrough`,
+//!    `bypass_word` (`bypassword` is not `password`) nor `passWordFile` (rule 2).
 //!
 //! **URLs** ([`url_has_password`]): `scheme://user:password@host…`, where the
 //! password may hold `@ / ? #`, and the scheme-less `user:password@host`.
@@ -271,6 +275,27 @@ fn decide(stems: &[&str]) -> bool {
                 .iter()
                 .any(|(a, b)| p[0] == *a && p[1] == *b)
         })
+        || joins_a_credential_word(stems)
+}
+
+/// Whether a run of two or more adjacent, non-empty words, joined, is exactly
+/// one of [`CREDENTIAL_WORDS`] (`pass` `word` → `password`). Exactly, not
+/// "ends with": `bypass` `word` is not a credential.
+fn joins_a_credential_word(stems: &[&str]) -> bool {
+    (0..stems.len()).any(|i| {
+        CREDENTIAL_WORDS.iter().any(|c| {
+            let mut rest = *c;
+            for (n, w) in stems[i..].iter().enumerate() {
+                match rest.strip_prefix(w) {
+                    _ if w.is_empty() => return false,
+                    Some("") => return n >= 1,
+                    Some(r) => rest = r,
+                    None => return false,
+                }
+            }
+            false
+        })
+    })
 }
 
 /// Whether a string is a URL carrying a password in its userinfo:
@@ -365,6 +390,23 @@ mod tests {
         "secret_id",
         "userInfo",
         "jwt",
+        // A credential word split by case or separators.
+        "passWord",
+        "PassWord",
+        "dbPassWord",
+        "db_pass_word",
+        "passPhrase",
+        "PassPhrase",
+        "sslPassPhrase",
+        "PassWd",
+        "PASS_WORD",
+        "pass-word",
+        "pass_word",
+        "pass.word",
+        "passWord2",
+        "pass_word_2",
+        "clientSecRet",
+        "accessToKen",
     ];
 
     /// Near misses: keys that only look like credentials.
@@ -418,6 +460,21 @@ mod tests {
         "secretsManagerLoader",
         "secretsManager",
         "clientKeyCertificate",
+        // Near misses for joined words: no run is exactly a credential word,
+        // or a descriptive suffix ends the key.
+        "passThrough",
+        "PassThrough",
+        "passive",
+        "bypass_mode",
+        "bypass_word",
+        "compass_word",
+        "passwordFile",
+        "passWordFile",
+        "pass_word_file",
+        "passPhraseLength",
+        "pass_wordlist",
+        "passPort",
+        "maxPassWord",
     ];
 
     /// The allocation-free split of ASCII keys decides as the general one.

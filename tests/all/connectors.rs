@@ -775,6 +775,80 @@ fn credential_detection_through_the_cli() {
     }
 }
 
+/// Red team: a credential word split by case or separators (`passWord`,
+/// `pass_word`, `passPhrase`, `PassWd`) is joined back: `fields` lists it,
+/// `mask` hides it and `seal` stores no value of it; the near misses for the
+/// joining (`passThrough`, `passive`, `bypass_mode`, `passWordFile`) stay
+/// plain and readable.
+#[test]
+fn credential_words_split_by_case_are_joined() {
+    let secrets: &[(&str, &str)] = &[
+        // Keys equal but for case are refused in one map (they would share a
+        // secret id): spread over three.
+        ("/connectionOptions/passWord", "split-pw-1"),
+        ("/connectionOptions/dbPassWord", "split-pw-2"),
+        ("/connectionOptions/pass-word", "split-pw-3"),
+        ("/connectionOptions/passPhrase", "split-pp-1"),
+        ("/connectionOptions/PassWd", "split-pwd-1"),
+        ("/connectionArguments/PassWord", "split-pw-4"),
+        ("/connectionArguments/pass_word", "split-pw-5"),
+        ("/connectionArguments/PassPhrase", "split-pp-2"),
+        ("/connectionArguments/extra/PASS_WORD", "split-pw-6"),
+    ];
+    let plain: &[(&str, &str)] = &[
+        ("/connectionOptions/passThrough", "true"),
+        ("/connectionOptions/passive", "yes"),
+        ("/connectionOptions/bypass_mode", "off"),
+        ("/connectionOptions/password_file", "/run/secrets/pw"),
+        ("/connectionOptions/passwordFile", "/run/secrets/pw2"),
+        ("/connectionOptions/passWordFile", "/run/secrets/pw3"),
+        ("/connectionOptions/ssl_mode", "REQUIRED"),
+        ("/connectionOptions/authSource", "admin"),
+        ("/username", "app"),
+    ];
+    let mut doc =
+        json!({"type": "Mysql", "connectionOptions": {}, "connectionArguments": {"extra": {}}});
+    for (p, v) in secrets.iter().chain(plain) {
+        let t = tokens(p);
+        let (last, parents) = t.split_last().unwrap();
+        let mut at = &mut doc;
+        for k in parents {
+            at = &mut at[k.as_str()];
+        }
+        at[last.as_str()] = json!(v);
+    }
+    let om = crate::util::Om::new();
+
+    let fields = om.json(
+        &["fields", "--service-type", "database", "--name", "m"],
+        &doc,
+    );
+    let mut got: Vec<String> = fields
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["pointer"].as_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    let want = sorted(&secrets.iter().map(|(p, _)| *p).collect::<Vec<_>>());
+    assert_eq!(got, want);
+
+    let masked = om.json(&["mask", "--service-type", "database"], &doc);
+    let mut want_masked = doc.clone();
+    for (p, _) in secrets {
+        *want_masked.pointer_mut(p).unwrap() = json!(MASK);
+    }
+    assert_eq!(masked, want_masked);
+
+    let sealed = om.json(&["seal", "--service-type", "database", "--name", "m"], &doc);
+    for (_, v) in secrets {
+        crate::util::assert_absent(&sealed, v);
+    }
+    for (p, v) in plain {
+        assert_eq!(sealed.pointer(p), Some(&json!(v)), "{p} changed");
+    }
+}
+
 /// Item 12: `awsAccessKeyId` is an identifier a viewer must be able to read
 /// back; `awsSessionToken` is a credential. In every `storageConfig` too.
 #[test]
@@ -906,6 +980,27 @@ fn the_generator_s_heuristics_are_the_guest_s() {
         "pass_through",
         "secret_id",
         "APIKey",
+        // A credential word split by case or separators, and near misses.
+        "passWord",
+        "PassWord",
+        "dbPassWord",
+        "passPhrase",
+        "PassPhrase",
+        "PassWd",
+        "PASS_WORD",
+        "pass-word",
+        "pass_word",
+        "pass_word2",
+        "clientSecRet",
+        "passThrough",
+        "passive",
+        "bypass_mode",
+        "bypass_word",
+        "passwordFile",
+        "passWordFile",
+        "pass_wordlist",
+        "pass_2_word",
+        "maxPassWord",
         "",
     ]
     .iter()
