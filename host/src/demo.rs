@@ -54,7 +54,7 @@ fn short(s: &str) -> String {
 
 /// Every string of a document, with its pointer.
 fn strings<'a>(doc: &'a Value, at: String, out: &mut Vec<(String, &'a str)>) {
-    let esc = |k: &str| k.replace('~', "~0").replace('/', "~1");
+    let esc = om_secrets::plugin::check::escape_token;
     match doc {
         Value::String(s) => out.push((at, s)),
         Value::Array(a) => a

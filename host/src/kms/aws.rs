@@ -522,9 +522,7 @@ impl SecretStore for AwsSecretsStore {
                     .map(str::to_string),
             );
         }
-        let mut out = super::under_prefix(&names, prefix);
-        out.dedup();
-        Ok(out)
+        Ok(super::under_prefix(&names, prefix))
     }
 }
 

@@ -231,8 +231,7 @@ impl LocalStore {
     /// durable write; all or nothing.
     fn apply_all(&self, changes: &[Change]) -> Result<Vec<bool>, KmsError> {
         for c in changes {
-            let (Change::Put(id, _) | Change::Delete(id)) = c;
-            self.validate(id)?;
+            self.validate(c.id())?;
         }
         let _l = self.lock(true)?;
         let mut data = StoreFile::clone(&*self.read()?);

@@ -153,6 +153,15 @@ pub enum Change {
     Delete(String),
 }
 
+impl Change {
+    /// The id the change is about.
+    pub fn id(&self) -> &str {
+        match self {
+            Change::Put(id, _) | Change::Delete(id) => id,
+        }
+    }
+}
+
 impl std::fmt::Debug for Change {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -203,7 +212,7 @@ pub fn check_prefix(store: &str, prefix: &str) -> Result<(), KmsError> {
     }
 }
 
-/// The ids of `ids` below `prefix`, sorted (stores that list by scanning).
+/// The ids of `ids` below `prefix`, sorted and without repeats.
 pub fn under_prefix<'a>(ids: impl IntoIterator<Item = &'a String>, prefix: &str) -> Vec<String> {
     let mut v: Vec<String> = ids
         .into_iter()
@@ -211,6 +220,7 @@ pub fn under_prefix<'a>(ids: impl IntoIterator<Item = &'a String>, prefix: &str)
         .cloned()
         .collect();
     v.sort();
+    v.dedup();
     v
 }
 

@@ -545,7 +545,7 @@ impl SecretStore for Resilient {
             // Attempts started and finished: an attempt the timeout dropped
             // may have applied any part of what it was given, unreported.
             let (started, finished) = (AtomicUsize::new(0), AtomicUsize::new(0));
-            let id = change_id(&part[0]);
+            let id = part[0].id();
             let timeout = self.policy.timeout * part.len() as u32;
             let r = self
                 .call_within("apply", id, timeout, || {
@@ -566,7 +566,7 @@ impl SecretStore for Resilient {
                 })
                 .await;
             for c in part {
-                self.invalidate(change_id(c));
+                self.invalidate(c.id());
             }
             if let Err(e) = r {
                 // Over-reporting is safe (undoing a change that was never
@@ -583,12 +583,6 @@ impl SecretStore for Resilient {
             offset += part.len();
         }
         result
-    }
-}
-
-fn change_id(c: &Change) -> &str {
-    match c {
-        Change::Put(id, _) | Change::Delete(id) => id,
     }
 }
 

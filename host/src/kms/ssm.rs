@@ -275,9 +275,7 @@ impl SecretStore for SsmStore {
                     .map(str::to_string),
             );
         }
-        let mut out = super::under_prefix(&names, prefix);
-        out.dedup();
-        Ok(out)
+        Ok(super::under_prefix(&names, prefix))
     }
 }
 

@@ -43,9 +43,10 @@ impl SecretsManager {
             .into_iter()
             .filter(|id| scope.contains(id))
             .collect();
-        for id in candidates.difference(&existing.clone()) {
-            if store.get(id).await?.is_some() {
-                existing.insert(id.clone());
+        let unlisted: Vec<String> = candidates.difference(&existing).cloned().collect();
+        for id in unlisted {
+            if store.get(&id).await?.is_some() {
+                existing.insert(id);
             }
         }
         // One batch: a single durable write on the local store.

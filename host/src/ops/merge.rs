@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use super::value::masks;
 use super::{SecretsManager, Subject, set};
+use crate::plugin::check::{escape_token, tokens};
 use crate::{Error, MASK, Result};
 
 /// Keys that identify an array element, in order of preference.
@@ -54,14 +55,6 @@ impl SecretsManager {
     }
 }
 
-fn unescape(token: &str) -> String {
-    token.replace("~1", "/").replace("~0", "~")
-}
-
-fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
-
 /// An array element's identity: its `name` or `id` (a string or number).
 fn identity(v: &Value) -> Option<(&'static str, &Value)> {
     let m = v.as_object()?;
@@ -79,14 +72,14 @@ fn counterpart(incoming: &Value, stored: &Value, pointer: &str) -> Result<Option
     let mut st = Some(stored);
     let mut walked = String::new();
     let mut out = String::new();
-    for token in pointer.split('/').skip(1) {
-        let key = unescape(token);
+    let keys = tokens(pointer).expect("masks() makes RFC 6901 pointers");
+    for key in keys {
         match inc {
             Value::Object(m) => {
                 inc = &m[&key];
                 st = st.and_then(|s| s.get(&key));
                 out.push('/');
-                out.push_str(&escape(&key));
+                out.push_str(&escape_token(&key));
             }
             Value::Array(a) => {
                 let i: usize = key.parse().expect("a pointer from masks() indexes arrays");
@@ -130,7 +123,7 @@ fn counterpart(incoming: &Value, stored: &Value, pointer: &str) -> Result<Option
             _ => return Ok(None),
         }
         walked.push('/');
-        walked.push_str(token);
+        walked.push_str(&escape_token(&key));
     }
     Ok(st.map(|_| out))
 }

@@ -197,8 +197,7 @@ impl SecretsManager {
             .collect();
         changes.extend(plan.deletes.into_iter().map(Change::Delete));
         for c in &changes {
-            let (Change::Put(id, _) | Change::Delete(id)) = c;
-            store.validate(id)?;
+            store.validate(c.id())?;
         }
         apply_or_undo(store.as_ref(), &changes).await?;
         Ok(out)
@@ -276,8 +275,7 @@ async fn apply_or_undo(store: &dyn SecretStore, changes: &[Change]) -> Result<()
     let mut before = Vec::new();
     if changes.len() > 1 {
         for c in changes {
-            let (Change::Put(id, _) | Change::Delete(id)) = c;
-            before.push(store.get(id).await?);
+            before.push(store.get(c.id()).await?);
         }
     }
     let Err((applied, error)) = store.apply(changes).await else {
@@ -289,10 +287,9 @@ async fn apply_or_undo(store: &dyn SecretStore, changes: &[Change]) -> Result<()
         .zip(&before)
         .rev()
     {
-        let (Change::Put(id, _) | Change::Delete(id)) = c;
         undo.push(match old {
-            Some(v) => Change::Put(id.clone(), v.clone()),
-            None => Change::Delete(id.clone()),
+            Some(v) => Change::Put(c.id().to_string(), v.clone()),
+            None => Change::Delete(c.id().to_string()),
         });
     }
     if let Err((_, undo_error)) = store.apply(&undo).await {

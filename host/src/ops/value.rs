@@ -96,7 +96,7 @@ pub(crate) fn masks(v: &Value, at: &mut String, out: &mut Vec<String>) {
             for (k, x) in m {
                 let len = at.len();
                 at.push('/');
-                at.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                at.push_str(&crate::plugin::check::escape_token(k));
                 masks(x, at, out);
                 at.truncate(len);
             }

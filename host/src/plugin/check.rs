@@ -45,6 +45,12 @@ pub struct CheckedField {
     pub treatment: Treatment,
 }
 
+/// One key as an RFC 6901 pointer token (`~` → `~0`, `/` → `~1`): the
+/// inverse of [`tokens`]' unescaping.
+pub fn escape_token(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
 /// Split an RFC 6901 pointer into unescaped tokens.
 pub fn tokens(pointer: &str) -> Option<Vec<String>> {
     let rest = pointer.strip_prefix('/')?;

@@ -855,7 +855,7 @@ fn existing_prefix(config: &Value, pointer: &str) -> String {
             break;
         };
         at.push('/');
-        at.push_str(&tok.replace('~', "~0").replace('/', "~1"));
+        at.push_str(&check::escape_token(tok));
         here = next;
     }
     at
