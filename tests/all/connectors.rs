@@ -721,8 +721,19 @@ fn credential_detection_through_the_cli() {
         ),
         ("/username", "app"),
     ];
-    let mut doc = json!({"type": "Mysql", "authType": {}, "connectionOptions": {},
-                         "connectionArguments": {"http_headers": {}, "credentials": {}, "tokens": [null, null]}});
+    detected_exactly(
+        json!({"type": "Mysql", "authType": {}, "connectionOptions": {},
+               "connectionArguments": {"http_headers": {}, "credentials": {}, "tokens": [null, null]}}),
+        secrets,
+        plain,
+    );
+}
+
+/// Put `secrets` and `plain` (pointer, value) into `skeleton` and check the
+/// CLI end to end: `fields` lists exactly the secrets, `mask` hides exactly
+/// them, `seal` stores each as a `fernet:` token with no value left, and the
+/// plain ones stay as they were.
+fn detected_exactly(mut doc: Value, secrets: &[(&str, &str)], plain: &[(&str, &str)]) {
     for (p, v) in secrets.iter().chain(plain) {
         let t = tokens(p);
         let (last, parents) = t.split_last().unwrap();
@@ -806,47 +817,11 @@ fn credential_words_split_by_case_are_joined() {
         ("/connectionOptions/authSource", "admin"),
         ("/username", "app"),
     ];
-    let mut doc =
-        json!({"type": "Mysql", "connectionOptions": {}, "connectionArguments": {"extra": {}}});
-    for (p, v) in secrets.iter().chain(plain) {
-        let t = tokens(p);
-        let (last, parents) = t.split_last().unwrap();
-        let mut at = &mut doc;
-        for k in parents {
-            at = &mut at[k.as_str()];
-        }
-        at[last.as_str()] = json!(v);
-    }
-    let om = crate::util::Om::new();
-
-    let fields = om.json(
-        &["fields", "--service-type", "database", "--name", "m"],
-        &doc,
+    detected_exactly(
+        json!({"type": "Mysql", "connectionOptions": {}, "connectionArguments": {"extra": {}}}),
+        secrets,
+        plain,
     );
-    let mut got: Vec<String> = fields
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["pointer"].as_str().unwrap().to_string())
-        .collect();
-    got.sort();
-    let want = sorted(&secrets.iter().map(|(p, _)| *p).collect::<Vec<_>>());
-    assert_eq!(got, want);
-
-    let masked = om.json(&["mask", "--service-type", "database"], &doc);
-    let mut want_masked = doc.clone();
-    for (p, _) in secrets {
-        *want_masked.pointer_mut(p).unwrap() = json!(MASK);
-    }
-    assert_eq!(masked, want_masked);
-
-    let sealed = om.json(&["seal", "--service-type", "database", "--name", "m"], &doc);
-    for (_, v) in secrets {
-        crate::util::assert_absent(&sealed, v);
-    }
-    for (p, v) in plain {
-        assert_eq!(sealed.pointer(p), Some(&json!(v)), "{p} changed");
-    }
 }
 
 /// Item 12: `awsAccessKeyId` is an identifier a viewer must be able to read
