@@ -280,7 +280,7 @@ impl Native<'_> {
             return Err("needs a name".into());
         }
         let mut out = doc.clone();
-        drop_unstored(subject, &mut out);
+        subject.drop_unstored(&mut out);
         if has_mask(&out) {
             return Err("holds the mask".into());
         }
@@ -314,15 +314,6 @@ impl Native<'_> {
 fn set(doc: &mut Value, pointer: &str, v: Value) {
     if let Some(slot) = doc.pointer_mut(pointer) {
         *slot = v;
-    }
-}
-
-fn drop_unstored(subject: &Subject, doc: &mut Value) {
-    for p in &subject.dropped {
-        let (parent, key) = p.rsplit_once('/').unwrap_or(("", p));
-        if let Some(Value::Object(m)) = doc.pointer_mut(parent) {
-            m.shift_remove(key);
-        }
     }
 }
 

@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use super::{Field, SecretsManager, Subject, drop_unstored, set};
+use super::{Field, SecretsManager, Subject, set};
 use crate::fernet::PREFIX;
 use crate::secret_id::REFERENCE_PREFIX;
 use crate::{MASK, Result};
@@ -38,7 +38,7 @@ pub fn mask_fields(subject: &Subject, doc: &Value, fields: &[Field]) -> Value {
             *slot = Value::String(MASK.into());
         }
     }
-    drop_unstored(subject, &mut out);
+    subject.drop_unstored(&mut out);
     scrub(&mut out);
     out
 }

@@ -419,13 +419,3 @@ fn set(doc: &mut Value, pointer: &str, v: Value) {
         *slot = v;
     }
 }
-
-/// Remove the objects a subject never stores nor shows.
-fn drop_unstored(subject: &Subject, doc: &mut Value) {
-    for p in &subject.dropped {
-        let (parent, key) = p.rsplit_once('/').unwrap_or(("", p));
-        if let Some(Value::Object(m)) = doc.pointer_mut(parent) {
-            m.shift_remove(key);
-        }
-    }
-}

@@ -34,7 +34,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use super::value::{Held, Opened, masks};
-use super::{Backend, SecretsManager, Subject, drop_unstored, set};
+use super::{Backend, SecretsManager, Subject, set};
 use crate::kms::{Change, SecretStore};
 use crate::plugin::check::Treatment;
 use crate::secret_id::REFERENCE_PREFIX;
@@ -73,7 +73,7 @@ impl SecretsManager {
     ) -> Result<Value> {
         self.need_name(subject)?;
         let mut out = doc.clone();
-        drop_unstored(subject, &mut out);
+        subject.drop_unstored(&mut out);
         let mut found = Vec::new();
         masks(&out, &mut String::new(), &mut found);
         if let Some(p) = found.into_iter().next() {

@@ -169,6 +169,17 @@ impl Subject {
         }
     }
 
+    /// Remove from `doc` the objects this subject never stores nor shows
+    /// ([`dropped`](Self::dropped)).
+    pub fn drop_unstored(&self, doc: &mut Value) {
+        for p in &self.dropped {
+            let (parent, key) = p.rsplit_once('/').unwrap_or(("", p));
+            if let Some(Value::Object(m)) = doc.pointer_mut(parent) {
+                m.shift_remove(key);
+            }
+        }
+    }
+
     /// The connector type of a config that does not name one (it has no
     /// `type_key`), where OpenMetadata's models give it a default: an
     /// ingestion pipeline's `sourceConfig.config` holding `dbtConfigSource`
