@@ -58,7 +58,7 @@ use crate::plugin::{BuiltinSelection, Grant, Limits, PluginPolicy};
 use crate::{Error, Result};
 
 /// Provider parameters and the environment variables that override them.
-pub const PARAMETER_ENV: &[(&str, &str)] = &[
+pub(crate) const PARAMETER_ENV: &[(&str, &str)] = &[
     ("region", "OM_SM_REGION"),
     ("accessKeyId", "OM_SM_ACCESS_KEY_ID"),
     ("secretAccessKey", "OM_SM_ACCESS_KEY"),
@@ -88,7 +88,7 @@ const RESILIENCE_PARAMETERS: &[&str] = &[
 /// The parameter names a provider takes (empty: it takes none). Another
 /// provider's environment variables are ignored; a name in the file that the
 /// provider does not take is an error when the store is opened.
-pub fn provider_parameters(provider: Provider) -> Vec<&'static str> {
+pub(crate) fn provider_parameters(provider: Provider) -> Vec<&'static str> {
     let own: &[&str] = match provider {
         Provider::Db | Provider::InMemory | Provider::Local => return Vec::new(),
         Provider::Aws | Provider::AwsSsm => {
@@ -130,6 +130,10 @@ pub struct FileConfig {
     pub plugins: Option<PluginsConfig>,
     /// Sandbox limits.
     pub limits: Option<LimitsConfig>,
+    /// `om-secrets serve`'s own block (listen address, TLS, API keys, JWT,
+    /// roles, limits, audit), parsed and checked by the server module; the
+    /// operations ignore it.
+    pub server: Option<serde_yaml_ng::Value>,
 }
 
 /// `plugins:` section (see [`crate::plugin::registry`]).
@@ -285,7 +289,7 @@ pub enum Mode {
 }
 
 /// Parse a `secretsManager` value.
-pub fn parse_provider(name: &str) -> Result<(Provider, Mode)> {
+pub(crate) fn parse_provider(name: &str) -> Result<(Provider, Mode)> {
     let managed = name.starts_with("managed-");
     let base = name.strip_prefix("managed-").unwrap_or(name);
     let mode = if managed {
@@ -356,7 +360,7 @@ impl std::fmt::Debug for Settings {
 }
 
 /// Parse `key:value` tag entries (`k:v,k2:v2` or `[k:v, k2:v2]`).
-pub fn parse_tags(entries: &[String]) -> Result<Vec<(String, String)>> {
+pub(crate) fn parse_tags(entries: &[String]) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for e in entries {
         let e = e.trim();

@@ -157,7 +157,7 @@ impl FernetKeys {
 }
 
 /// Whether a value is a Fernet token as stored (`fernet:…`).
-pub fn is_tokenized(value: &str) -> bool {
+pub(crate) fn is_tokenized(value: &str) -> bool {
     value.starts_with(PREFIX)
 }
 

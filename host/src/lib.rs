@@ -19,19 +19,56 @@
 //! A reader meets the modules in the order data flows through them:
 //!
 //! - [`config`]: the YAML file and environment variables (OpenMetadata's
-//!   `secretsManagerConfiguration` keys), resolved into [`config::Settings`].
+//!   `secretsManagerConfiguration` keys), resolved into [`Settings`].
 //! - [`plugin`]: loading policy plugins (WebAssembly components) and running
 //!   them in a sandbox: [`plugin::sandbox`] (wasmtime engine, limits, a fresh
 //!   instance per call), [`plugin::cache`] (compiled components on disk),
 //!   [`plugin::check`] (nothing a plugin answers is trusted).
 //! - [`secret_id`]: OpenMetadata's secret ids.
 //! - [`fernet`]: Fernet encryption with OpenMetadata's key handling.
-//! - [`kms`]: the key management stores behind one trait, one module each.
+//! - [`kms`]: the key management stores behind one trait ([`SecretStore`]),
+//!   one module each.
 //! - [`ops`]: the operations, and [`SecretsManager`] which holds it all.
 //!
 //! The host owns every capability; a plugin only says *where* the secrets are.
 //! Every failure is a typed [`Error`] that names the field, id, plugin or file,
 //! and never carries a secret value.
+//!
+//! ## Embedding
+//!
+//! The library is the product; the `om-secrets` command, the HTTP service
+//! and the JVM binding are front-ends over it. What an embedder needs is at
+//! the crate root:
+//!
+//! ```no_run
+//! # async fn demo() -> om_secrets::Result<()> {
+//! use om_secrets::{SecretsManager, Settings, Subject};
+//! let settings = Settings::load(None)?; // environment, or the embedded default
+//! let manager = SecretsManager::from_settings(&settings).await?;
+//! let mysql = Subject::service("database", Some("orders"))?;
+//! let config = serde_json::json!({"type": "Mysql", "authType": {"password": "s3cret"}});
+//! let stored = manager.seal(&mysql, &config).await?;   // what the database keeps
+//! let shown = manager.mask(&mysql, &stored)?;           // what a viewer sees
+//! let used = manager.reveal(&mysql, &stored, false).await?; // what a connector gets
+//! # let _ = (shown, used); Ok(()) }
+//! ```
+//!
+//! Many documents at once (list pages, migrations) go through
+//! [`SecretsManager::batch`] with [`BatchItem`]s; a custom store implements
+//! [`SecretStore`] and is given to [`SecretsManager::new`] through
+//! [`ops::Backend`].
+//!
+//! Cargo features:
+//!
+//! | feature      | what it adds | default |
+//! |--------------|--------------|---------|
+//! | `remote-kms` | the Vault/OpenBao, AWS Secrets Manager and SSM stores (rustls with aws-lc-rs) | yes |
+//! | `client`     | [`client`]: a typed async client for `om-secrets serve` (reqwest, the same TLS) | with `cli` |
+//! | `server`     | `server`: the HTTP service behind `om-secrets serve` | with `cli` |
+//! | `cli`        | the `om-secrets` binary (clap, anyhow, tracing-subscriber) | yes |
+//!
+//! An embedder depends on `om-secrets = { default-features = false, features =
+//! ["remote-kms"] }` and gets none of the command line's dependencies.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -45,8 +82,16 @@ pub mod ops;
 pub mod plugin;
 pub mod secret_id;
 
+#[cfg(feature = "client")]
+pub mod client;
+
+pub use config::{Mode, Provider, Settings};
 pub use error::{Error, Result};
-pub use ops::{Field, SecretsManager, Subject};
+pub use kms::{KmsError, KmsErrorKind, SecretStore, SecretValue};
+pub use ops::{
+    Backend, BatchItem, Failure, Field, Operation, Outcome, SecretsManager, Subject, SubjectKind,
+};
+pub use plugin::check::Treatment;
 
 /// The value shown to unprivileged callers in place of a secret: nine
 /// asterisks, as OpenMetadata shows.

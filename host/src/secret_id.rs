@@ -80,7 +80,7 @@ impl IdBuilder {
     /// Whether an id lies in this deployment's namespace
     /// (`/<prefix>/<cluster>/…`): the ids om-secrets itself writes in
     /// managed mode.
-    pub fn owns(&self, id: &str) -> bool {
+    pub(crate) fn owns(&self, id: &str) -> bool {
         id.strip_prefix(&self.base)
             .is_some_and(|rest| rest.starts_with('/'))
     }
@@ -88,7 +88,7 @@ impl IdBuilder {
     /// Whether `text` names this deployment's namespace anywhere (an ARN, a
     /// path without its leading `/`, a selector): what a reference that is
     /// not [`owns`](Self::owns)-shaped may still resolve to in some store.
-    pub fn mentions(&self, text: &str) -> bool {
+    pub(crate) fn mentions(&self, text: &str) -> bool {
         text.contains(&format!("{}/", self.base.trim_start_matches('/')))
     }
 
@@ -102,7 +102,7 @@ impl IdBuilder {
     /// like a segment (so `PROD`, `prod` and `p.rod`… share it). Differs from
     /// [`entity`](Self::entity) only for names outside `[a-z0-9_-]`; used to
     /// tell an owner that a reference is its OpenMetadata-era id.
-    pub fn legacy_entity(&self, kind: &str, name: &str) -> String {
+    pub(crate) fn legacy_entity(&self, kind: &str, name: &str) -> String {
         format!("{}/{}/{}", self.base, segment(kind), segment(name))
     }
 

@@ -39,7 +39,7 @@ use crate::{Error, Result};
 const NAME: &str = "aws";
 
 /// The description OpenMetadata gives the secrets it creates.
-pub const DESCRIPTION: &str = "This secret was created by OpenMetadata";
+pub(crate) const DESCRIPTION: &str = "This secret was created by OpenMetadata";
 
 /// The SDK configuration both AWS stores use.
 pub(crate) async fn sdk_config(
@@ -315,7 +315,7 @@ impl AwsSecretsStore {
 
 /// Why `name` cannot be a Secrets Manager secret name (1–512 characters of
 /// `A-Za-z0-9/_+=.@-`), or `None` if it can.
-pub fn secret_name_problem(name: &str) -> Option<&'static str> {
+pub(crate) fn secret_name_problem(name: &str) -> Option<&'static str> {
     if name.is_empty() || name.len() > 512 {
         Some("a Secrets Manager name has 1 to 512 characters")
     } else if !name

@@ -200,7 +200,7 @@ pub fn check_well_formed(store: &str, id: &str) -> Result<(), KmsError> {
 
 /// A `list` prefix must be a well-formed id root ending in `/` (so that
 /// listing `…/svc/` never reaches `…/svc-2/`).
-pub fn check_prefix(store: &str, prefix: &str) -> Result<(), KmsError> {
+pub(crate) fn check_prefix(store: &str, prefix: &str) -> Result<(), KmsError> {
     match prefix.strip_suffix('/') {
         Some(root) if well_formed(root) => Ok(()),
         _ => Err(KmsError::new(
@@ -213,7 +213,7 @@ pub fn check_prefix(store: &str, prefix: &str) -> Result<(), KmsError> {
 }
 
 /// The ids of `ids` below `prefix`, sorted and without repeats.
-pub fn under_prefix<'a>(ids: impl IntoIterator<Item = &'a String>, prefix: &str) -> Vec<String> {
+pub(crate) fn under_prefix<'a>(ids: impl IntoIterator<Item = &'a String>, prefix: &str) -> Vec<String> {
     let mut v: Vec<String> = ids
         .into_iter()
         .filter(|id| id.starts_with(prefix) && id.len() > prefix.len())
@@ -232,7 +232,7 @@ pub fn under_prefix<'a>(ids: impl IntoIterator<Item = &'a String>, prefix: &str)
 pub const LOG_DIRECTIVES: &[&str] = &["vaultrs=off", "rustify=off"];
 
 /// Old OpenMetadata versions stored the string `"null"` for cleared secrets.
-pub fn absent_if_null(v: Option<SecretValue>) -> Option<SecretValue> {
+pub(crate) fn absent_if_null(v: Option<SecretValue>) -> Option<SecretValue> {
     v.filter(|s| s.as_str() != "null")
 }
 

@@ -82,7 +82,7 @@ fn arn_overhead(region: &str) -> usize {
 /// segment and at most 15 levels; no `aws`/`ssm` prefix (reserved, and
 /// `/aws/reference/secretsmanager/…` reads Secrets Manager); at most 1011
 /// characters with the ARN.
-pub fn parameter_name_problem(name: &str, region: &str) -> Option<&'static str> {
+pub(crate) fn parameter_name_problem(name: &str, region: &str) -> Option<&'static str> {
     let bare = name.strip_prefix('/').unwrap_or(name);
     let lower = bare.to_ascii_lowercase();
     if bare.is_empty() {
@@ -112,7 +112,7 @@ pub fn parameter_name_problem(name: &str, region: &str) -> Option<&'static str> 
 /// `name:version` or `name:label` selector its name, and a one-level name is
 /// the same parameter with or without its leading `/` (canonical: without).
 /// `Err` says why it names none (or one of another region).
-pub fn parameter_of(reference: &str, region: &str) -> Result<String, String> {
+pub(crate) fn parameter_of(reference: &str, region: &str) -> Result<String, String> {
     let (name, from_arn) = if reference.starts_with("arn:") {
         let Some((r, resource)) = arn_parts(reference, "ssm") else {
             return Err("an ARN here must be an SSM parameter's".into());

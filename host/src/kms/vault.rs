@@ -54,11 +54,11 @@ use crate::{Error, Result};
 const NAME: &str = "vault";
 
 /// The key of the one-key map holding a secret.
-pub const VALUE_KEY: &str = "value";
+pub(crate) const VALUE_KEY: &str = "value";
 
 /// The Vault path (under the mount) of a secret id; `None` if the id cannot
 /// be a path.
-pub fn path_of(id: &str) -> Option<&str> {
+pub(crate) fn path_of(id: &str) -> Option<&str> {
     let path = id.strip_prefix('/').unwrap_or(id);
     let ok = !path.is_empty()
         && path

@@ -26,7 +26,8 @@ mod value;
 
 pub use batch::{BatchItem, CONCURRENCY, Failure, Operation, Outcome, SubjectKind};
 pub use mask::mask_fields;
-pub use subject::{Entity, Subject, check_bot};
+pub use subject::{Entity, Subject};
+pub(crate) use subject::check_bot;
 
 use std::sync::Arc;
 
@@ -42,7 +43,7 @@ use crate::secret_id::IdBuilder;
 use crate::{Error, Result};
 
 /// A secret field of a document, located and named.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Field {
     /// RFC 6901 pointer in the document.

@@ -34,16 +34,16 @@ pub enum Entity {
 /// ids live. OpenMetadata gives pipeline *services* and *ingestion
 /// pipelines* the same id root (`pipeline/<name>`): the ingestion pipeline
 /// owns this sub-root, and a pipeline service may not use it.
-pub const INGESTION_SUBROOT: &str = "sourceconfig";
+pub(crate) const INGESTION_SUBROOT: &str = "sourceconfig";
 
 /// Entity kinds of the id space that are not service types: a service type
 /// spelled like one of these would share their ids.
-pub const RESERVED_KINDS: &[&str] = &["bot", "workflow", "dbt", "ingestion"];
+pub(crate) const RESERVED_KINDS: &[&str] = &["bot", "workflow", "dbt", "ingestion"];
 
 /// The top-level object OpenMetadata's server adds to ingestion pipelines and
 /// workflows for its ingestion side: the ingestion bot's JWT, SSL config and
 /// headers. OpenMetadata never stores it nor shows it to API callers.
-pub const SERVER_CONNECTION: &str = "/openMetadataServerConnection";
+pub(crate) const SERVER_CONNECTION: &str = "/openMetadataServerConnection";
 
 /// A document's kind and where its connection config sits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -254,7 +254,7 @@ fn service_type_kind(service_type: &str, what: &str) -> Result<String> {
 }
 
 /// Check that a document is a bot user (not a human one).
-pub fn check_bot(doc: &Value) -> Result<()> {
+pub(crate) fn check_bot(doc: &Value) -> Result<()> {
     match doc.get("isBot") {
         Some(Value::Bool(true)) => Ok(()),
         Some(Value::Bool(false)) => Err(Error::input("/isBot", "this user is not a bot")),

@@ -25,7 +25,7 @@ use super::PluginFailure;
 use crate::secret_id::segment;
 
 /// What the host does with a field (mirrors the WIT enum).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Treatment {
     /// Sealed and masked.
@@ -91,7 +91,7 @@ pub fn check(
 /// one word). Every discriminator OpenMetadata routes by is named so, and the
 /// heuristics never take such a key for a credential (`type` describes a
 /// credential, it is not one).
-pub fn names_a_type(key: &str) -> bool {
+pub(crate) fn names_a_type(key: &str) -> bool {
     let mut last = String::new();
     let mut prev_lower = false;
     for c in key.chars() {
@@ -268,7 +268,7 @@ pub fn check_routed(
 }
 
 /// At most `max` characters of `s`, with `…` when cut.
-pub fn shorten(s: &str, max: usize) -> String {
+pub(crate) fn shorten(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_string(),
@@ -302,7 +302,7 @@ pub struct Redactor {
 
 /// How many levels of escaping are undone when searching a text: a value in
 /// JSON text (1), in a JSON string holding that text (2), once more (3).
-pub const DECODE_LEVELS: usize = 3;
+pub(crate) const DECODE_LEVELS: usize = 3;
 
 /// The most characters one character of a value can take once escaped
 /// [`DECODE_LEVELS`] times (an astral character: `\ud83d\ude00` is 12, and
@@ -518,7 +518,7 @@ pub fn redact(line: &str, config: &Value) -> String {
 /// Make text from a plugin safe to print on one line: control characters
 /// (newlines, escapes) are shown escaped, so a plugin cannot forge host log
 /// lines or terminal sequences.
-pub fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_control() {

@@ -216,7 +216,7 @@ fn compatible_range(host: &str) -> String {
 /// before reading it whole (a huge file in the plugins directory is never
 /// loaded into memory; a file growing while read is cut at the limit and
 /// refused too).
-pub fn read_component(path: &std::path::Path) -> crate::Result<Vec<u8>> {
+pub(crate) fn read_component(path: &std::path::Path) -> crate::Result<Vec<u8>> {
     use std::io::Read;
     let limit = sandbox::MAX_COMPONENT_BYTES;
     let too_large = |bytes: usize| crate::Error::Plugin {

@@ -68,11 +68,11 @@ pub fn builtin() -> &'static [(&'static str, &'static [u8])] {
 /// built-in plugin may declare one (the `bot` plugin); compared
 /// case-insensitively. `pipeline` is not here: it is also OpenMetadata's
 /// pipeline service type.
-pub const RESERVED_SERVICE_TYPES: &[&str] = &["bot", "workflow"];
+pub(crate) const RESERVED_SERVICE_TYPES: &[&str] = &["bot", "workflow"];
 
 /// The entity kind a third-party plugin's service type would take over, if
 /// any ([`RESERVED_SERVICE_TYPES`], case-insensitively).
-pub fn reserved_kind(service_type: &str) -> Option<&'static str> {
+pub(crate) fn reserved_kind(service_type: &str) -> Option<&'static str> {
     RESERVED_SERVICE_TYPES
         .iter()
         .find(|k| k.eq_ignore_ascii_case(service_type))
@@ -429,7 +429,7 @@ impl Plugins {
 
     /// The plugin that already serves a (service type, connector type) a new
     /// plugin would claim: both compared case-insensitively.
-    pub fn claimant(&self, service_type: &str, connector_type: &str) -> Option<&LoadedPlugin> {
+    pub(crate) fn claimant(&self, service_type: &str, connector_type: &str) -> Option<&LoadedPlugin> {
         let key = service_type.to_ascii_lowercase();
         self.routes
             .range((key.clone(), String::new())..)

@@ -82,7 +82,7 @@ const MEMORY_GUARD: u64 = 32 << 20;
 
 /// How many times its time limit a call may take in wall-clock time,
 /// however little CPU it got, before it is stopped.
-pub const WALL_BACKSTOP: u64 = 10;
+pub(crate) const WALL_BACKSTOP: u64 = 10;
 
 /// Bytes of a freed instance's linear memory (and tables) reset in place
 /// rather than returned to the kernel: what an ordinary call dirties (its
