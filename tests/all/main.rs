@@ -7,6 +7,7 @@ mod util;
 mod batch;
 mod cache;
 mod cli;
+mod client;
 mod connectors;
 mod entities;
 mod fernet_interop;

@@ -1,0 +1,290 @@
+//! The bounded load test of `om-secrets serve`: the real binary started on a
+//! free loopback port (embedded default store, one API key granted
+//! `privileged`, no rate limit), then 64 concurrent clients
+//! ([`om_secrets::client`]) alternately masking and sealing real connector
+//! configs for 20 s.
+//!
+//! ```sh
+//! cargo bench -p om-secrets --bench serve_load
+//! ```
+//!
+//! The configs are every variant of every service connector in
+//! `tools/om-connectors-2.0.7.json` (the corpus bench's and
+//! `tests/all/connectors.rs`' corpus). Each client seals under a few names of
+//! its own, so the store holds a bounded set of secrets (updates, as an
+//! OpenMetadata server editing its services makes) rather than growing for
+//! the whole run.
+//!
+//! Prints requests/s, p50/p99/max latency, the error count, and the server's
+//! resident memory (`VmRSS` of `/proc/<pid>/status`) when ready, at start,
+//! half-way and at the end. Exit status 1 if any request failed. Numbers,
+//! not assertions on them: under `cargo test --benches` it only says how to
+//! run it.
+//!
+//! Environment: `OM_LOAD_CLIENTS` (default 64), `OM_LOAD_SECONDS` (20),
+//! `OM_LOAD_MAX_REQUESTS` (a cap on the total, default 5,000,000).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use om_secrets::client::{Client, Target};
+use serde_json::Value;
+use sha2::Digest;
+
+/// An API key for the run (the server keeps only its sha256).
+const KEY: &str = "load-test-key-0123456789abcdef";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn env_u64(key: &str, default: u64) -> u64 {
+    match std::env::var(key) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{key}={v}: not a number")),
+        Err(_) => default,
+    }
+}
+
+/// (service type, config) for every service connector variant.
+fn corpus() -> Vec<(String, Value)> {
+    let path = repo().join("tools/om-connectors-2.0.7.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let m: Value = serde_json::from_str(&text).unwrap();
+    let mut out = Vec::new();
+    for (st, connectors) in m["serviceTypes"].as_object().unwrap() {
+        for c in connectors.as_object().unwrap().values() {
+            for v in c["variants"].as_array().unwrap() {
+                out.push((st.clone(), v["config"].clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Resident and peak memory of a process, in KiB.
+fn rss(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// The server, stopped (SIGTERM, then waited for) when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &Path, clients: u64) -> Server {
+    let hash = hex::encode(sha2::Sha256::digest(KEY.as_bytes()));
+    let config = dir.join("om-secrets.yaml");
+    let audit = dir.join("audit.jsonl");
+    std::fs::write(
+        &config,
+        format!(
+            "server:\n  apiKeys:\n    load: {hash}\n  roles:\n    - role: privileged\n      principals: [\"apiKey:load\"]\n  limits:\n    ratePerSecond: 0\n    maxConcurrent: {clients}\n  audit:\n    file: {}\n",
+            audit.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_om-secrets"))
+        .args(["--config", config.to_str().unwrap()])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("OM_SECRETS_HOME", dir.join("home"))
+        .env("OM_SECRETS_CACHE", repo().join("target/test-cache"))
+        .env("OM_SECRETS_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting om-secrets serve");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Drain stderr for the whole run (the server must never block on it);
+    // pass the listening address on, and echo warnings.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("om-secrets serve: listening on ") {
+                let _ = tx.send(url.trim().to_string());
+            } else {
+                eprintln!("  server: {line}");
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the server did not say where it listens");
+    Server { child, url }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--test" || a == "--list") {
+        println!("serve_load: run with `cargo bench -p om-secrets --bench serve_load`");
+        return;
+    }
+    let clients = env_u64("OM_LOAD_CLIENTS", 64);
+    let seconds = env_u64("OM_LOAD_SECONDS", 20);
+    let max_requests = env_u64("OM_LOAD_MAX_REQUESTS", 5_000_000);
+    let configs = Arc::new(corpus());
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), clients);
+    let pid = server.child.id();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = Client::new(&server.url).unwrap().with_token(KEY);
+
+    // Ready, and every config masks and seals once (a config the library
+    // refuses would count as a load error): the warm-up.
+    let started = Instant::now();
+    rt.block_on(async {
+        loop {
+            match client.ready().await {
+                Ok(()) => break,
+                Err(e) if started.elapsed() > Duration::from_secs(300) => {
+                    panic!("not ready: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    });
+    let ready_after = started.elapsed();
+    let rss_ready = rss(pid);
+    let warm = rt.block_on(async {
+        let mut refused = 0;
+        for (i, (st, config)) in configs.iter().enumerate() {
+            let t = Target::service(st.clone(), format!("warm-{i}"));
+            if client.mask(&t, config).await.is_err() || client.seal(&t, config).await.is_err() {
+                refused += 1;
+            }
+        }
+        refused
+    });
+    println!(
+        "om-secrets serve load: {} service configs ({warm} refused in the warm-up), {clients} clients, {seconds} s, loopback {}",
+        configs.len(),
+        server.url
+    );
+    println!(
+        "  ready after {:.2} s; RSS when ready {}",
+        ready_after.as_secs_f64(),
+        mib(rss_ready.0)
+    );
+
+    let total = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let duration = Duration::from_secs(seconds);
+    let rss_start = rss(pid);
+    let t0 = Instant::now();
+    let deadline = t0 + duration;
+    let (latencies, first_errors, rss_mid, wall) = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for c in 0..clients {
+            let client = client.clone();
+            let configs = configs.clone();
+            let (total, errors) = (total.clone(), errors.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut lat: Vec<u32> = Vec::with_capacity(16_384);
+                let mut first_error = None;
+                let mut i = c as usize * 7;
+                while Instant::now() < deadline
+                    && total.fetch_add(1, Ordering::Relaxed) < max_requests
+                {
+                    let (st, config) = &configs[i % configs.len()];
+                    // A few names per client: seals update the same entities.
+                    let target = Target::service(st.clone(), format!("load-{c}-{}", i % 4));
+                    let begun = Instant::now();
+                    let r = if i % 2 == 0 {
+                        client.mask(&target, config).await
+                    } else {
+                        client.seal(&target, config).await
+                    };
+                    lat.push(begun.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                    if let Err(e) = r {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        first_error.get_or_insert_with(|| e.to_string());
+                    }
+                    i += 1;
+                }
+                (lat, first_error)
+            }));
+        }
+        tokio::time::sleep(duration / 2).await;
+        let rss_mid = rss(pid);
+        let mut all = Vec::new();
+        let mut first_errors = Vec::new();
+        for t in tasks {
+            let (lat, e) = t.await.unwrap();
+            all.extend(lat);
+            first_errors.extend(e);
+        }
+        (all, first_errors, rss_mid, t0.elapsed())
+    });
+    let rss_end = rss(pid);
+    let mut lat = latencies;
+    lat.sort_unstable();
+    let n = lat.len();
+    let pct = |p: f64| lat[((n as f64 * p).ceil() as usize).clamp(1, n) - 1] as f64 / 1000.0;
+    let errors = errors.load(Ordering::Relaxed);
+    println!(
+        "  {n} requests (mask and seal alternating) in {:.2} s: {:.0} requests/s",
+        wall.as_secs_f64(),
+        n as f64 / wall.as_secs_f64()
+    );
+    println!(
+        "  latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        pct(0.50),
+        pct(0.99),
+        pct(1.0)
+    );
+    println!("  errors: {errors}");
+    for e in first_errors.iter().take(5) {
+        println!("    e.g. {e}");
+    }
+    println!(
+        "  server RSS: start {}, middle {}, end {} (peak {})",
+        mib(rss_start.0),
+        mib(rss_mid.0),
+        mib(rss_end.0),
+        mib(rss_end.1)
+    );
+    std::io::stdout().flush().unwrap();
+    drop(server);
+    if errors > 0 {
+        std::process::exit(1);
+    }
+}
