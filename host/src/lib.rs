@@ -82,8 +82,15 @@ pub mod ops;
 pub mod plugin;
 pub mod secret_id;
 
+/// `om-secrets migrate`/`rotate` as a library: move an OpenMetadata
+/// database's secrets into the store, re-encrypt its Fernet tokens.
+#[cfg(feature = "migrate")]
+pub mod migrate;
+
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "server")]
+pub mod server;
 
 pub use config::{Mode, Provider, Settings};
 pub use error::{Error, Result};

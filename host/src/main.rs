@@ -93,6 +93,101 @@ enum Command {
     /// Seal, mask and reveal the bundled example connections on the configured
     /// (by default embedded) store, and show each step.
     Demo,
+    /// Move every secret of an OpenMetadata database (`db`-mode `fernet:`
+    /// values) into the configured managed store: services, bot users,
+    /// ingestion pipelines, workflows. Resumable, idempotent, crash-safe.
+    /// Exit status 1 if any row was skipped (the report lists them).
+    Migrate(DbRun),
+    /// Re-encrypt every `fernet:` value of those tables with the first key of
+    /// FERNET_KEY (`new,old`: the others only decrypt); afterwards the old
+    /// key can be dropped.
+    Rotate(DbRun),
+    /// Serve the document commands over HTTP (see the README's "Serving over
+    /// HTTP"): the `server:` block of --config sets keys, roles and limits;
+    /// with none, an admin API key is made in the data directory.
+    Serve {
+        /// Address and port to listen on (default 127.0.0.1:8590; also
+        /// OM_SECRETS_LISTEN or `server.listen`). Port 0 picks a free one.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+}
+
+/// The options of `migrate` and `rotate`.
+#[derive(Args)]
+struct DbRun {
+    /// `postgres://user:password@host:port/db` or `mysql://…` (MySQL 8,
+    /// MariaDB). Also read from OM_SECRETS_DATABASE_URL, which keeps the
+    /// password out of the process list.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "OM_SECRETS_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: String,
+    /// Count what would change (per table and service type); write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Only these tables (comma-separated), e.g. `dbservice_entity,user_entity`.
+    #[arg(long, value_name = "TABLE,…", value_delimiter = ',')]
+    only: Option<Vec<String>>,
+    /// Ignore the checkpoint of an interrupted run; start over.
+    #[arg(long)]
+    restart: bool,
+    /// Rows per page (one plugin batch and one checkpoint per page).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    page_size: usize,
+    /// Write the summary as JSON to FILE (rows read, migrated, unchanged,
+    /// skipped with table, id and reason, secrets written, orphans).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+}
+
+/// `migrate`/`rotate`: run, print the summary on stderr, write `--report`;
+/// an error if any row was skipped or a secret orphaned.
+async fn run_db(settings: &Settings, rotate: bool, args: DbRun) -> Result<()> {
+    use om_secrets::migrate::{self, MigrateOptions, Progress};
+    let opts = MigrateOptions {
+        database_url: args.database_url,
+        dry_run: args.dry_run,
+        only: args.only,
+        restart: args.restart,
+        page_size: args.page_size,
+    };
+    let progress: Box<dyn Progress> = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        Box::new(migrate::Bar::new())
+    } else {
+        Box::new(migrate::Lines::new(std::time::Duration::from_secs(5)))
+    };
+    let report = if rotate {
+        let Some(keys) = settings.fernet_key.as_deref() else {
+            bail!("rotate needs FERNET_KEY (or fernetKey): the new key first, then the old ones");
+        };
+        migrate::rotate(keys, &opts, progress.as_ref()).await?
+    } else {
+        let manager = SecretsManager::from_settings(settings).await?;
+        migrate::migrate(&manager, &opts, progress.as_ref()).await?
+    };
+    eprintln!("{}", report.summary());
+    if let Some(path) = &args.report {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("writing the report {}", path.display()))?;
+    }
+    if !report.is_clean() {
+        bail!(
+            "{} rows skipped, {} orphaned secrets (listed above{})",
+            report.skipped.len(),
+            report.orphans.len(),
+            if args.report.is_some() {
+                " and in the report"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
 }
 
 impl Command {
@@ -196,6 +291,8 @@ async fn run(cli: Cli) -> Result<()> {
         } => {
             return print_json(&om_secrets::plugin::check_file(&file, &settings)?);
         }
+        Command::Migrate(args) => return run_db(&settings, false, args).await,
+        Command::Rotate(args) => return run_db(&settings, true, args).await,
         Command::Serve { listen } => return serve(settings, cli.config.as_deref(), listen).await,
         _ => {}
     }
@@ -204,6 +301,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Plugins { .. } => print_json(&manager.plugins().infos().collect::<Vec<_>>()),
         Command::Demo => demo::run(&manager, &settings).await,
         Command::Fernet { .. }
+        | Command::Migrate(_)
+        | Command::Rotate(_)
         | Command::Serve { .. }
         | Command::Seal { .. }
         | Command::Reveal { .. }

@@ -18,6 +18,8 @@ mod kms_common;
 mod kms_faults;
 mod kms_ssm;
 mod kms_vault;
+#[cfg(feature = "migrate")]
+mod migrate;
 mod modes;
 mod plugins;
 mod plugins_fixtures;

@@ -144,7 +144,7 @@ start_mariadb() {
     mariadb --no-defaults --socket="$dir/mysqld.sock" -uroot <<SQL >>"$logf" 2>&1 || die "creating the database failed; see $logf"
 CREATE DATABASE openmetadata_db CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 CREATE USER 'om'@'127.0.0.1' IDENTIFIED BY '$pw';
-GRANT ALL ON openmetadata_db.* TO 'om'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON *.* TO 'om'@'127.0.0.1' WITH GRANT OPTION;
 SQL
     START_PID=$pid
     START_URL="mysql://om:$pw@127.0.0.1:$port/openmetadata_db"

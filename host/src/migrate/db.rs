@@ -1,0 +1,481 @@
+//! The database side: PostgreSQL and MySQL/MariaDB through sqlx, one code
+//! path each, behind [`Db`].
+//!
+//! Every statement reads or writes JSON as text (`json::text` on PostgreSQL,
+//! `CAST(json AS CHAR)` on MySQL), so both column types of PostgreSQL
+//! (`jsonb`, and `json` for `ingestion_pipeline_entity`) and MariaDB's JSON
+//! (a checked `LONGTEXT`) go through one path. A row is updated with a
+//! compare-and-set on the text read: PostgreSQL renders a stored value's text
+//! deterministically, and MySQL/MariaDB compare an MD5 of it (exact bytes,
+//! whatever the connection's collation), so a row changed since it was read
+//! is never overwritten.
+
+use std::time::Duration;
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Row};
+
+use super::MigrateError;
+
+/// The table holding checkpoints (see [`super::checkpoint`]).
+pub const CHECKPOINT_TABLE: &str = "om_secrets_checkpoint";
+
+/// One row as read: its primary key and its JSON as text.
+#[derive(Clone, Debug)]
+pub struct RawRow {
+    /// `id` (varchar(36), a UUID).
+    pub id: String,
+    /// The `json` column's text.
+    pub json: String,
+}
+
+/// A connected database.
+#[derive(Clone, Debug)]
+pub enum Db {
+    /// PostgreSQL.
+    Postgres(PgPool),
+    /// MySQL 8 or MariaDB.
+    MySql(MySqlPool),
+}
+
+/// Which rows of a table are read: all, or only bot users.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filter {
+    /// Every row.
+    All,
+    /// `json.isBot` is true.
+    Bots,
+}
+
+/// `url` without its password (and user), for messages and reports.
+pub fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (auth_host, path) = match rest.find('/') {
+                Some(i) => rest.split_at(i),
+                None => (rest, ""),
+            };
+            let host = auth_host.rsplit_once('@').map_or(auth_host, |(_, h)| h);
+            // Query strings may carry `password=`: dropped.
+            let path = path.split('?').next().unwrap_or_default();
+            format!("{scheme}://{host}{path}")
+        }
+        None => "<database URL>".to_string(),
+    }
+}
+
+impl Db {
+    /// Connect to `url` (`postgres://`, `postgresql://`, `mysql://`,
+    /// `mariadb://`). Errors name the URL without its credentials.
+    pub async fn connect(url: &str) -> Result<Db, MigrateError> {
+        let shown = redact(url);
+        let fail = |e: sqlx::Error| MigrateError::Database {
+            url: shown.clone(),
+            message: scrub(&e.to_string(), url),
+        };
+        let scheme = url.split("://").next().unwrap_or_default();
+        // Statements are logged by sqlx at debug level with their text only
+        // (values are bound, never part of the text); slow ones are not
+        // warned about, so no log line ever names a row.
+        match scheme {
+            "postgres" | "postgresql" => {
+                let opts: PgConnectOptions = url.parse().map_err(&fail)?;
+                let opts = opts.disable_statement_logging();
+                let pool = PgPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(opts)
+                    .await
+                    .map_err(&fail)?;
+                Ok(Db::Postgres(pool))
+            }
+            "mysql" | "mariadb" => {
+                let url = url.replacen("mariadb://", "mysql://", 1);
+                let opts: MySqlConnectOptions = url.parse().map_err(&fail)?;
+                let opts = opts.disable_statement_logging();
+                let pool = MySqlPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(opts)
+                    .await
+                    .map_err(&fail)?;
+                Ok(Db::MySql(pool))
+            }
+            _ => Err(MigrateError::Url(format!(
+                "`{shown}`: the scheme must be postgres://, postgresql://, mysql:// or mariadb://"
+            ))),
+        }
+    }
+
+    /// Close the pool.
+    pub async fn close(&self) {
+        match self {
+            Db::Postgres(p) => p.close().await,
+            Db::MySql(p) => p.close().await,
+        }
+    }
+
+    /// The `json` column's type (`jsonb`, `json`, `longtext`…), or `None` if
+    /// the table (or its `json` column) does not exist.
+    pub async fn json_type(&self, table: &str) -> Result<Option<String>, sqlx::Error> {
+        match self {
+            Db::Postgres(p) => {
+                sqlx::query_scalar::<_, String>(
+                    "SELECT data_type::text FROM information_schema.columns \
+                     WHERE table_schema = current_schema() AND table_name = $1 AND column_name = 'json'",
+                )
+                .bind(table)
+                .fetch_optional(p)
+                .await
+            }
+            Db::MySql(p) => {
+                sqlx::query_scalar::<_, String>(
+                    "SELECT CAST(data_type AS CHAR) FROM information_schema.columns \
+                     WHERE table_schema = DATABASE() AND table_name = ? AND column_name = 'json'",
+                )
+                .bind(table)
+                .fetch_optional(p)
+                .await
+            }
+        }
+    }
+
+    fn bot_clause(&self, filter: Filter) -> &'static str {
+        match (self, filter) {
+            (_, Filter::All) => "",
+            (Db::Postgres(_), Filter::Bots) => " AND (json::jsonb ->> 'isBot') = 'true'",
+            (Db::MySql(_), Filter::Bots) => {
+                " AND JSON_UNQUOTE(JSON_EXTRACT(json, '$.isBot')) = 'true'"
+            }
+        }
+    }
+
+    /// How many rows lie after `after` (every row when `None`).
+    pub async fn count(
+        &self,
+        table: &str,
+        filter: Filter,
+        after: Option<&str>,
+    ) -> Result<u64, sqlx::Error> {
+        let after = after.unwrap_or("");
+        let bots = self.bot_clause(filter);
+        let n: i64 = match self {
+            Db::Postgres(p) => {
+                sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE id > $1{bots}"))
+                    .bind(after)
+                    .fetch_one(p)
+                    .await?
+            }
+            Db::MySql(p) => {
+                sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE id > ?{bots}"))
+                    .bind(after)
+                    .fetch_one(p)
+                    .await?
+            }
+        };
+        Ok(n.max(0) as u64)
+    }
+
+    /// The next page of rows after `after`, by primary key.
+    pub async fn page(
+        &self,
+        table: &str,
+        filter: Filter,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<RawRow>, sqlx::Error> {
+        let bots = self.bot_clause(filter);
+        let rows = match self {
+            Db::Postgres(p) => {
+                sqlx::query(&format!(
+                    "SELECT id::text, json::text FROM {table} WHERE id > $1{bots} ORDER BY id LIMIT $2"
+                ))
+                .bind(after)
+                .bind(limit as i64)
+                .fetch_all(p)
+                .await?
+                .into_iter()
+                .map(|r| (r.get::<String, _>(0), r.get::<Option<String>, _>(1)))
+                .collect::<Vec<_>>()
+            }
+            Db::MySql(p) => sqlx::query(&format!(
+                "SELECT CAST(id AS CHAR), CAST(json AS CHAR) FROM {table} WHERE id > ?{bots} ORDER BY id LIMIT ?"
+            ))
+            .bind(after)
+            .bind(limit as i64)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(|r| (r.get::<String, _>(0), r.get::<Option<String>, _>(1)))
+            .collect(),
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(id, json)| RawRow {
+                id,
+                json: json.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// One row by primary key, or `None` if it is gone.
+    pub async fn row(&self, table: &str, id: &str) -> Result<Option<RawRow>, sqlx::Error> {
+        let json: Option<Option<String>> = match self {
+            Db::Postgres(p) => {
+                sqlx::query_scalar(&format!("SELECT json::text FROM {table} WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(p)
+                    .await?
+            }
+            Db::MySql(p) => {
+                sqlx::query_scalar(&format!(
+                    "SELECT CAST(json AS CHAR) FROM {table} WHERE id = ?"
+                ))
+                .bind(id)
+                .fetch_optional(p)
+                .await?
+            }
+        };
+        Ok(json.map(|j| RawRow {
+            id: id.to_string(),
+            json: j.unwrap_or_default(),
+        }))
+    }
+
+    /// Replace a row's JSON with `new` if it still holds `old` (the text
+    /// read), in a transaction of its own. `Ok(false)`: the row changed or
+    /// went away meanwhile, nothing was written. `json_type` is the column's
+    /// (PostgreSQL casts to it). `between` runs after the update and before
+    /// the commit (the test hook's mid-transaction step).
+    pub async fn compare_and_set(
+        &self,
+        table: &str,
+        json_type: &str,
+        id: &str,
+        old: &str,
+        new: &str,
+        between: impl FnOnce(),
+    ) -> Result<bool, sqlx::Error> {
+        match self {
+            Db::Postgres(p) => {
+                let cast = if json_type.eq_ignore_ascii_case("json") {
+                    "json"
+                } else {
+                    "jsonb"
+                };
+                let mut tx = p.begin().await?;
+                let n = sqlx::query(&format!(
+                    "UPDATE {table} SET json = $1::{cast} WHERE id = $2 AND json::text = $3"
+                ))
+                .bind(new)
+                .bind(id)
+                .bind(old)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                between();
+                tx.commit().await?;
+                Ok(n == 1)
+            }
+            Db::MySql(p) => {
+                let mut tx = p.begin().await?;
+                let n = sqlx::query(&format!(
+                    "UPDATE {table} SET json = ? WHERE id = ? AND MD5(CAST(json AS CHAR)) = MD5(?)"
+                ))
+                .bind(new)
+                .bind(id)
+                .bind(old)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                between();
+                tx.commit().await?;
+                Ok(n == 1)
+            }
+        }
+    }
+
+    /// Create the checkpoint table if it is missing.
+    pub async fn ensure_checkpoint_table(&self) -> Result<(), sqlx::Error> {
+        let ddl = format!(
+            "CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (\
+             operation varchar(16) NOT NULL, \
+             table_name varchar(64) NOT NULL, \
+             last_id varchar(64) NOT NULL, \
+             finished smallint NOT NULL, \
+             pending text, \
+             updated_at bigint NOT NULL, \
+             PRIMARY KEY (operation, table_name))"
+        );
+        match self {
+            Db::Postgres(p) => sqlx::query(&ddl).execute(p).await.map(|_| ()),
+            Db::MySql(p) => sqlx::query(&ddl).execute(p).await.map(|_| ()),
+        }
+    }
+
+    /// The checkpoint rows of one operation: (table, last id, finished, pending).
+    pub async fn checkpoints(
+        &self,
+        operation: &str,
+    ) -> Result<Vec<(String, String, bool, Option<String>)>, sqlx::Error> {
+        let exists = match self {
+            Db::Postgres(p) => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = $1",
+                )
+                .bind(CHECKPOINT_TABLE)
+                .fetch_one(p)
+                .await?
+            }
+            Db::MySql(p) => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name = ?",
+                )
+                .bind(CHECKPOINT_TABLE)
+                .fetch_one(p)
+                .await?
+            }
+        };
+        if exists == 0 {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT table_name, last_id, finished, pending FROM {CHECKPOINT_TABLE} WHERE operation = {}",
+            self.placeholder(1)
+        );
+        let rows = match self {
+            Db::Postgres(p) => sqlx::query(&sql)
+                .bind(operation)
+                .fetch_all(p)
+                .await?
+                .into_iter()
+                .map(|r| (r.get(0), r.get(1), r.get::<i16, _>(2) != 0, r.get(3)))
+                .collect(),
+            Db::MySql(p) => sqlx::query(&sql)
+                .bind(operation)
+                .fetch_all(p)
+                .await?
+                .into_iter()
+                .map(|r| (r.get(0), r.get(1), r.get::<i16, _>(2) != 0, r.get(3)))
+                .collect(),
+        };
+        Ok(rows)
+    }
+
+    fn placeholder(&self, n: usize) -> String {
+        match self {
+            Db::Postgres(_) => format!("${n}"),
+            Db::MySql(_) => "?".into(),
+        }
+    }
+
+    /// Record a table's progress (upsert).
+    pub async fn save_checkpoint(
+        &self,
+        operation: &str,
+        table: &str,
+        last_id: &str,
+        finished: bool,
+        pending: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let sql = match self {
+            Db::Postgres(_) => format!(
+                "INSERT INTO {CHECKPOINT_TABLE} (operation, table_name, last_id, finished, pending, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (operation, table_name) DO UPDATE SET \
+                 last_id = EXCLUDED.last_id, finished = EXCLUDED.finished, pending = EXCLUDED.pending, \
+                 updated_at = EXCLUDED.updated_at"
+            ),
+            Db::MySql(_) => format!(
+                "INSERT INTO {CHECKPOINT_TABLE} (operation, table_name, last_id, finished, pending, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE \
+                 last_id = VALUES(last_id), finished = VALUES(finished), pending = VALUES(pending), \
+                 updated_at = VALUES(updated_at)"
+            ),
+        };
+        let finished = i16::from(finished);
+        match self {
+            Db::Postgres(p) => sqlx::query(&sql)
+                .bind(operation)
+                .bind(table)
+                .bind(last_id)
+                .bind(finished)
+                .bind(pending)
+                .bind(now)
+                .execute(p)
+                .await
+                .map(|_| ()),
+            Db::MySql(p) => sqlx::query(&sql)
+                .bind(operation)
+                .bind(table)
+                .bind(last_id)
+                .bind(finished)
+                .bind(pending)
+                .bind(now)
+                .execute(p)
+                .await
+                .map(|_| ()),
+        }
+    }
+
+    /// Forget every checkpoint of an operation (a run that walked every
+    /// table; `--restart`).
+    pub async fn clear_checkpoints(&self, operation: &str) -> Result<(), sqlx::Error> {
+        if self.checkpoints(operation).await?.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "DELETE FROM {CHECKPOINT_TABLE} WHERE operation = {}",
+            self.placeholder(1)
+        );
+        match self {
+            Db::Postgres(p) => sqlx::query(&sql)
+                .bind(operation)
+                .execute(p)
+                .await
+                .map(|_| ()),
+            Db::MySql(p) => sqlx::query(&sql)
+                .bind(operation)
+                .execute(p)
+                .await
+                .map(|_| ()),
+        }
+    }
+}
+
+/// A driver message with the URL's password (if it appears) removed.
+pub fn scrub(message: &str, url: &str) -> String {
+    let mut out = message.replace(url, &redact(url));
+    if let Some((_, rest)) = url.split_once("://")
+        && let Some((auth, _)) = rest.split_once('@')
+        && let Some((_, password)) = auth.split_once(':')
+        && !password.is_empty()
+    {
+        out = out.replace(password, "***");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_credentials() {
+        assert_eq!(
+            redact("postgres://om:pw@127.0.0.1:5432/openmetadata_db?sslmode=require&password=x"),
+            "postgres://127.0.0.1:5432/openmetadata_db"
+        );
+        assert_eq!(redact("mysql://h/db"), "mysql://h/db");
+        assert_eq!(redact("nonsense"), "<database URL>");
+        assert_eq!(
+            scrub("failed for om:s3cr3t@h", "mysql://om:s3cr3t@h/db"),
+            "failed for om:***@h"
+        );
+    }
+}
