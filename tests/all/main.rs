@@ -25,4 +25,5 @@ mod plugins;
 mod plugins_fixtures;
 mod sandbox;
 mod sandbox_fuzz;
+mod serve;
 mod store_safety;
