@@ -1013,8 +1013,17 @@ fn jwts_bad_credentials_and_bad_bodies_are_refused_and_leave_the_store_unchanged
             &json!({"document": {"type": "NoSuchDb", "password": "lib-refused-secret-55"}}),
         )
         .problem(422);
-    assert!(p["type"].as_str().unwrap().ends_with("/invalid-input"), "{p}");
-    assert!(p["detail"].as_str().unwrap().contains("unknown connector type"), "{p}");
+    assert!(
+        p["type"].as_str().unwrap().ends_with("/invalid-input"),
+        "{p}"
+    );
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown connector type"),
+        "{p}"
+    );
     // A mask is never stored: sealing one is refused, naming the field.
     let p = s
         .post(

@@ -255,29 +255,35 @@ mod tests {
         };
         let db = SubjectKind::Service("database".into());
         assert!(allowed(
-            &[g.clone()],
+            std::slice::from_ref(&g),
             &bot,
             Operation::Seal,
             &db,
             Some("prod-a")
         ));
         assert!(!allowed(
-            &[g.clone()],
+            std::slice::from_ref(&g),
             &bot,
             Operation::Seal,
             &db,
             Some("dev-a")
         ));
-        assert!(!allowed(&[g.clone()], &bot, Operation::Seal, &db, None));
         assert!(!allowed(
-            &[g.clone()],
+            std::slice::from_ref(&g),
+            &bot,
+            Operation::Seal,
+            &db,
+            None
+        ));
+        assert!(!allowed(
+            std::slice::from_ref(&g),
             &bot,
             Operation::Seal,
             &SubjectKind::Bot,
             Some("prod-a")
         ));
         assert!(!allowed(
-            &[g],
+            std::slice::from_ref(&g),
             &bot,
             Operation::Reveal {
                 keep_references: true
