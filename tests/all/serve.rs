@@ -144,6 +144,8 @@ struct Serve {
     err: PathBuf,
     /// Every error answer's body, searched for secrets at the end.
     bodies: std::sync::Mutex<Vec<String>>,
+    /// Serving HTTPS (readiness is then the caller's to wait for).
+    tls: bool,
 }
 
 impl Serve {
@@ -180,13 +182,15 @@ impl Serve {
             out,
             err,
             bodies: Default::default(),
+            tls: server_yaml.is_some_and(|y| y.contains("tls:")),
         };
         let t0 = Instant::now();
         loop {
             let text = std::fs::read_to_string(&s.err).unwrap_or_default();
             if let Some(a) = text
                 .lines()
-                .find_map(|l| l.split("listening on http://").nth(1))
+                .find_map(|l| l.split("listening on ").nth(1))
+                .and_then(|u| u.split("://").nth(1))
             {
                 s.addr = a.trim().to_string();
                 break;
@@ -198,6 +202,9 @@ impl Serve {
                 return Err(format!("serve did not listen: {text}"));
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+        if s.tls {
+            return Ok(s);
         }
         while s.get("/readyz").status != 200 {
             if let Ok(Some(status)) = s.child.try_wait() {
@@ -1444,7 +1451,34 @@ fn openbao_stopped_gives_503_never_a_hang_and_the_retry_after_restart_completes(
         &json!({"document": mysql(&before)}),
     )
     .ok();
+    // A second instance that would retry for 30 s: its request timeout
+    // (2 s) answers first.
+    let slow = vault_server(
+        &kms,
+        &[("OM_SM_RETRY_MAX_SECONDS", "30")],
+        &admin_yaml("  limits: {requestTimeoutSeconds: 2}\n"),
+    );
     let held = kms.server.stop_and_hold();
+    let t0 = Instant::now();
+    let p = slow
+        .post(
+            "/v1/services/database/bao-c/seal",
+            k,
+            &json!({"document": mysql("slow-secret-31")}),
+        )
+        .problem(503);
+    assert!(p["type"].as_str().unwrap().ends_with("/timeout"), "{p}");
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(15),
+        "{took:?}"
+    );
+    assert!(
+        slow.get("/metrics")
+            .body
+            .contains("om_secrets_request_timeouts_total 1")
+    );
+    slow.assert_no_secrets(&["slow-secret-31"]);
     let during = format!("during-{}", unique("d"));
     let t0 = Instant::now();
     let r = s.post(
@@ -1492,4 +1526,106 @@ fn openbao_stopped_gives_503_never_a_hang_and_the_retry_after_restart_completes(
         metrics.contains("om_secrets_kms_errors_total{store=\"vault\",kind=\"transient\"}"),
         "{metrics}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// TLS
+
+/// One request over TLS (rustls, trusting only the fixtures' test CA).
+fn https(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+    use rustls_pki_types::pem::PemObject;
+    let cert = crate::util::repo().join("tests/fixtures/serve/ca-cert.pem");
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_file_iter(&cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    tls.write_all(req.as_bytes()).unwrap();
+    tls.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    // A peer that closes without close_notify is an error after the data.
+    let _ = tls.read_to_end(&mut raw);
+    parse_response(&raw)
+}
+
+#[test]
+fn tls_serves_https_with_the_configured_certificate_only() {
+    let fixtures = crate::util::repo().join("tests/fixtures/serve");
+    let yaml = format!(
+        "{}  tls: {{certFile: {}, keyFile: {}}}\n",
+        admin_yaml(""),
+        fixtures.join("tls-cert.pem").display(),
+        fixtures.join("tls-key.pem").display()
+    );
+    let s = Serve::start(Om::new(), Some(&yaml));
+    assert!(
+        s.logs().contains("listening on https://127.0.0.1:"),
+        "{}",
+        s.logs()
+    );
+    let t0 = Instant::now();
+    while https(&s.addr, "GET", "/readyz", &[], b"").status != 200 {
+        assert!(t0.elapsed() < Duration::from_secs(120), "never ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let auth = format!("Bearer {ADMIN_YAML_KEY}");
+    let h = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let doc = json!({"document": mysql("tls-secret-42")}).to_string();
+    let stored = https(
+        &s.addr,
+        "POST",
+        "/v1/services/database/tls/seal",
+        &h,
+        doc.as_bytes(),
+    )
+    .ok();
+    let r = https(
+        &s.addr,
+        "POST",
+        "/v1/services/database/tls/reveal",
+        &h,
+        stored.to_string().as_bytes(),
+    );
+    assert_eq!(
+        at(&r.ok()["document"], "/authType/password"),
+        "tls-secret-42"
+    );
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let mut plain = TcpStream::connect(&s.addr).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    plain
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = plain.read_to_end(&mut raw);
+    assert!(
+        !raw.starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&raw)
+    );
+    s.assert_no_secrets(&["tls-secret-42"]);
 }
