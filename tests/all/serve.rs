@@ -1629,3 +1629,51 @@ fn tls_serves_https_with_the_configured_certificate_only() {
     );
     s.assert_no_secrets(&["tls-secret-42"]);
 }
+
+#[test]
+fn jwks_from_openmetadata_url_is_fetched_at_start() {
+    // A one-route JWKS endpoint (what OpenMetadata serves at
+    // /api/v1/system/config/jwks), answering every GET.
+    let signer = Signer::new("om-url-key");
+    let jwks = json!({"keys": [signer.jwk()]}).to_string();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/api/v1/system/config/jwks",
+        listener.local_addr().unwrap()
+    );
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { return };
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{jwks}",
+                    jwks.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    let yaml = format!(
+        "  jwt: {{jwksUrl: \"{url}\", issuer: open-metadata.org}}\n  roles: [{{role: viewer, principals: [\"subject:alice\"]}}]\n"
+    );
+    let s = Serve::start(Om::new(), Some(&yaml));
+    let alice = signer.sign(&claims("alice", false, now() + 600, json!({})));
+    let r = s.post(
+        "/v1/services/database/u/mask",
+        &alice,
+        &json!({"document": mysql("url-secret")}),
+    );
+    assert_eq!(at(&r.ok()["document"], "/authType/password"), "*********");
+    let mallory = Signer::new("om-url-key").sign(&claims("alice", false, now() + 600, json!({})));
+    s.post(
+        "/v1/services/database/u/mask",
+        &mallory,
+        &json!({"document": mysql("url-secret")}),
+    )
+    .problem(401);
+    // JWTs configured: no admin key is made.
+    assert!(!s.om.path("admin-api.key").exists());
+    s.assert_no_secrets(&["url-secret"]);
+}
