@@ -63,8 +63,9 @@
 //! | feature      | what it adds | default |
 //! |--------------|--------------|---------|
 //! | `remote-kms` | the Vault/OpenBao, AWS Secrets Manager and SSM stores (rustls with aws-lc-rs) | yes |
-//! | `client`     | [`client`]: a typed async client for `om-secrets serve` (reqwest, the same TLS) | with `cli` |
+//! | `client`     | `client`: a typed async client for `om-secrets serve` (reqwest, the same TLS) | with `cli` |
 //! | `server`     | `server`: the HTTP service behind `om-secrets serve` | with `cli` |
+//! | `migrate`    | [`migrate`]: move an OpenMetadata database's secrets into the store, rotate its Fernet key (sqlx: PostgreSQL, MySQL) | with `cli` |
 //! | `cli`        | the `om-secrets` binary (clap, anyhow, tracing-subscriber) | yes |
 //!
 //! An embedder depends on `om-secrets = { default-features = false, features =

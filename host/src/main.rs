@@ -97,11 +97,11 @@ enum Command {
     /// values) into the configured managed store: services, bot users,
     /// ingestion pipelines, workflows. Resumable, idempotent, crash-safe.
     /// Exit status 1 if any row was skipped (the report lists them).
-    Migrate(DbRun),
+    Migrate(Box<DbRun>),
     /// Re-encrypt every `fernet:` value of those tables with the first key of
     /// FERNET_KEY (`new,old`: the others only decrypt); afterwards the old
     /// key can be dropped.
-    Rotate(DbRun),
+    Rotate(Box<DbRun>),
     /// Serve the document commands over HTTP (see the README's "Serving over
     /// HTTP"): the `server:` block of --config sets keys, roles and limits;
     /// with none, an admin API key is made in the data directory.
@@ -291,8 +291,8 @@ async fn run(cli: Cli) -> Result<()> {
         } => {
             return print_json(&om_secrets::plugin::check_file(&file, &settings)?);
         }
-        Command::Migrate(args) => return run_db(&settings, false, args).await,
-        Command::Rotate(args) => return run_db(&settings, true, args).await,
+        Command::Migrate(args) => return run_db(&settings, false, *args).await,
+        Command::Rotate(args) => return run_db(&settings, true, *args).await,
         Command::Serve { listen } => return serve(settings, cli.config.as_deref(), listen).await,
         _ => {}
     }

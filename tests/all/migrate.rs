@@ -962,11 +962,6 @@ fn only_missing_tables_and_checkpoints(kind: &'static str) {
 
     // A run stopped after the first table's checkpoint: the rerun resumes
     // and does not redo it; --restart walks everything again.
-    let steps_first = {
-        let r = only.report["tables"][0]["rowsRead"].as_u64().unwrap();
-        r
-    };
-    let _ = steps_first;
     let all = migrate(&om, &fx.db.url, &[]);
     assert_eq!(all.code, 0, "{}", all.stderr);
     assert_eq!(
@@ -1017,6 +1012,139 @@ fn a_killed_run_resumes_from_its_checkpoint(kind: &'static str) {
     verify(&fx, &m, true);
 }
 
+/// Entities whose names lie outside `[a-z0-9_-]` holding references to
+/// OpenMetadata's id for their name: moved to their own (hashed) id when no
+/// other name of the table sanitises alike, reported as a collision when one
+/// does.
+fn openmetadata_era_ids_move_below_the_entity_root(kind: &'static str) {
+    let shape = Shape {
+        services: Some(5),
+        others: false,
+        odd_names_every: 0,
+    };
+    let key = key();
+    let fx = load(kind, &shape, &key);
+    let om = om_local(&key);
+    let fernet = FernetKeys::parse(&key).unwrap();
+    let m = manager_of(&om);
+    let store = m.store().unwrap().clone();
+    let mk = |n: usize, name: &str, password: String| {
+        let id = format!("eeeeeeee-0000-4000-8000-{n:012x}");
+        let doc = serde_json::json!({
+            "id": id, "name": name, "serviceType": "Mysql",
+            "updatedAt": 1, "updatedBy": "admin", "deleted": false,
+            "connection": {"config": {"type": "Mysql", "username": "u", "hostPort": "h:3306",
+                                      "authType": {"password": password}}}
+        });
+        (
+            SampleRow {
+                table: "dbservice_entity",
+                id,
+                name: name.into(),
+                kind: Some(SubjectKind::Service("database".into())),
+                doc: doc.clone(),
+            },
+            doc,
+        )
+    };
+    let legacy = |n: &str| format!("secret:/openmetadata/database/{n}/authtype/password");
+    block_on(async {
+        store
+            .put(
+                "/openmetadata/database/orders_db/authtype/password",
+                "legacy-orders-pw",
+            )
+            .await
+            .unwrap();
+        store
+            .put(
+                "/openmetadata/database/prod/authtype/password",
+                "legacy-prod-pw",
+            )
+            .await
+            .unwrap();
+    });
+    let rows = vec![
+        mk(1, "Orders.DB", fernet.encrypt(&legacy("orders_db"))),
+        mk(2, "PROD", fernet.encrypt(&legacy("prod"))),
+        mk(3, "prod", fernet.encrypt("prod-own-pw")),
+    ];
+    let (rows, docs): (Vec<SampleRow>, Vec<Value>) = rows.into_iter().unzip();
+    block_on(sample::insert(&fx.db.url, &rows, &docs));
+    let before = fx.db.texts();
+
+    let run = migrate(&om, &fx.db.url, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    // PROD: a collision with prod, reported, row untouched.
+    let skipped = run.report["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{}", run.report);
+    assert_eq!(skipped[0]["id"], rows[1].id.as_str());
+    let reason = skipped[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("another entity of the table shares"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("/openmetadata/database/prod/authtype/password"),
+        "{reason}"
+    );
+    assert_eq!(fx.db.texts()[&rows[1].id], before[&rows[1].id]);
+    // Orders.DB: moved to its own id, read back, revealed.
+    let moved = run.report["moved"].as_array().unwrap();
+    assert_eq!(moved.len(), 1, "{}", run.report);
+    assert_eq!(
+        moved[0]["from"],
+        "/openmetadata/database/orders_db/authtype/password"
+    );
+    let to = moved[0]["to"].as_str().unwrap();
+    assert!(
+        to.starts_with("/openmetadata/database/orders_db.") && to.ends_with("/authtype/password"),
+        "{to}"
+    );
+    let m = manager_of(&om);
+    let reveal = |r: &SampleRow| {
+        let stored: Value = serde_json::from_str(&fx.db.texts()[&r.id]).unwrap();
+        let subject = subject_kind(r).subject(Some(&r.name), &stored).unwrap();
+        let stored_ref = fernet
+            .decrypt(
+                stored
+                    .pointer("/connection/config/authType/password")
+                    .unwrap()
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap()
+            .to_string();
+        let revealed = block_on(m.reveal(&subject, &stored, false)).unwrap();
+        (
+            stored_ref,
+            revealed
+                .pointer("/connection/config/authType/password")
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string(),
+        )
+    };
+    let (stored_ref, value) = reveal(&rows[0]);
+    assert_eq!(stored_ref, format!("secret:{to}"));
+    assert_eq!(value, "legacy-orders-pw");
+    let (stored_ref, value) = reveal(&rows[2]);
+    assert_eq!(
+        stored_ref,
+        legacy("prod"),
+        "prod's own id is OpenMetadata's"
+    );
+    assert_eq!(value, "prod-own-pw");
+    // The rest of the database migrated as usual.
+    verify(&fx, &m, true);
+    // A rerun: nothing more moves; PROD is still reported.
+    let again = migrate(&om, &fx.db.url, &[]);
+    assert_eq!(again.code, 1);
+    assert_eq!(total(&again.report, "migrated"), 0, "{}", again.report);
+    assert!(again.report["moved"].as_array().unwrap().is_empty());
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod postgres {
@@ -1037,4 +1165,5 @@ on_both!(
     rotation_then_the_old_key_is_dropped,
     only_missing_tables_and_checkpoints,
     a_killed_run_resumes_from_its_checkpoint,
+    openmetadata_era_ids_move_below_the_entity_root,
 );

@@ -219,6 +219,28 @@ impl Db {
             .collect())
     }
 
+    /// The `name` of every row read with `filter`.
+    pub async fn names(&self, table: &str, filter: Filter) -> Result<Vec<String>, sqlx::Error> {
+        let bots = self.bot_clause(filter);
+        let names: Vec<Option<String>> = match self {
+            Db::Postgres(p) => {
+                sqlx::query_scalar(&format!(
+                    "SELECT json::jsonb ->> 'name' FROM {table} WHERE TRUE{bots}"
+                ))
+                .fetch_all(p)
+                .await?
+            }
+            Db::MySql(p) => {
+                sqlx::query_scalar(&format!(
+                    "SELECT CAST(JSON_UNQUOTE(JSON_EXTRACT(json, '$.name')) AS CHAR) FROM {table} WHERE TRUE{bots}"
+                ))
+                .fetch_all(p)
+                .await?
+            }
+        };
+        Ok(names.into_iter().flatten().collect())
+    }
+
     /// One row by primary key, or `None` if it is gone.
     pub async fn row(&self, table: &str, id: &str) -> Result<Option<RawRow>, sqlx::Error> {
         let json: Option<Option<String>> = match self {

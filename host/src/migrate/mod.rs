@@ -74,12 +74,12 @@ use crate::config::Mode;
 use crate::fernet::FernetKeys;
 use crate::ops::{BatchItem, SubjectKind};
 use crate::plugin::check::Treatment;
-use crate::secret_id::REFERENCE_PREFIX;
+use crate::secret_id::{REFERENCE_PREFIX, is_plain_name, name_segment, segment};
 use crate::{Error, SecretsManager};
 
 pub use db::{Db, redact};
 pub use progress::{Bar, Lines, Progress, Silent};
-pub use report::{Counts, Orphan, Report, SkippedRow, TableReport};
+pub use report::{Counts, Moved, Orphan, Report, SkippedRow, TableReport};
 pub use tables::{TABLES, Table, TableKind};
 
 /// What a run of [`migrate`] or [`rotate`] does.
@@ -247,6 +247,9 @@ struct Ctx<'a> {
     table: &'static Table,
     json_type: String,
     dry_run: bool,
+    /// How many distinct names of the table share each sanitised form
+    /// (OpenMetadata-era id roots): more than one is a collision.
+    namesakes: HashMap<String, usize>,
 }
 
 impl Ctx<'_> {
@@ -333,6 +336,18 @@ async fn run_on(
             report.missing_tables.push(table.name.to_string());
             continue;
         };
+        let mut namesakes = HashMap::new();
+        if matches!(op, Op::Migrate(_)) && !opts.dry_run {
+            let names: BTreeSet<String> = db
+                .names(table.name, table.filter())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .collect();
+            for n in names {
+                *namesakes.entry(segment(&n)).or_insert(0usize) += 1;
+            }
+        }
         let ctx = Ctx {
             op,
             db,
@@ -340,6 +355,7 @@ async fn run_on(
             table,
             json_type,
             dry_run: opts.dry_run,
+            namesakes,
         };
         let (mut after, finished, pending) = checkpoints
             .remove(table.name)
@@ -632,14 +648,48 @@ async fn migrate_rows(
 ) -> Result<Vec<(String, Value)>, MigrateError> {
     let table = ctx.table;
     let kind = table.subject_kind();
+    // OpenMetadata-era references of hashed names: their values inlined
+    // (read from the old id), so that sealing writes them to the entity's
+    // own ids; the rows' documents as sealed and compared.
+    let mut docs: Vec<Value> = Vec::with_capacity(work.len());
+    let mut moves: Vec<Vec<(String, String)>> = Vec::with_capacity(work.len());
+    let mut refused: Vec<Option<String>> = Vec::with_capacity(work.len());
+    for (p, _) in &work {
+        match adopt_legacy(ctx, manager, &kind, &p.name, &p.doc).await {
+            Ok(Some((doc, m))) => {
+                docs.push(doc);
+                moves.push(m);
+                refused.push(None);
+            }
+            Ok(None) => {
+                docs.push(p.doc.clone());
+                moves.push(Vec::new());
+                refused.push(None);
+            }
+            Err(reason) => {
+                docs.push(p.doc.clone());
+                moves.push(Vec::new());
+                refused.push(Some(reason));
+            }
+        }
+    }
     let items: Vec<BatchItem> = work
         .iter()
-        .map(|(p, previous)| BatchItem {
+        .zip(&docs)
+        .map(|((p, previous), doc)| BatchItem {
             previous: previous.clone(),
-            ..BatchItem::named(p.name.clone(), p.doc.clone())
+            ..BatchItem::named(p.name.clone(), doc.clone())
         })
         .collect();
-    let sealed = manager.seal_batch(&kind, &items).await;
+    let mut sealed = manager.seal_batch(&kind, &items).await;
+    for (s, r) in sealed.iter_mut().zip(&mut refused) {
+        if let Some(reason) = r.take() {
+            *s = Err(Error::Input {
+                pointer: None,
+                message: reason,
+            });
+        }
+    }
     // Which rows changed, and their read-back.
     let mut changed = Vec::new();
     let mut outcome: Vec<Option<Value>> = Vec::with_capacity(work.len());
@@ -678,7 +728,7 @@ async fn migrate_rows(
         .collect();
     let orig_items: Vec<BatchItem> = changed
         .iter()
-        .map(|&i| BatchItem::named(work[i].0.name.clone(), work[i].0.doc.clone()))
+        .map(|&i| BatchItem::named(work[i].0.name.clone(), docs[i].clone()))
         .collect();
     let back = manager.reveal_batch(&kind, &back_items, false).await;
     let orig = manager.reveal_batch(&kind, &orig_items, false).await;
@@ -724,6 +774,14 @@ async fn migrate_rows(
             .map_err(|e| ctx.db_err(e))?;
         if set {
             step("row-committed");
+            for (from, to) in std::mem::take(&mut moves[i]) {
+                report.moved.push(report::Moved {
+                    table: table.name.to_string(),
+                    row: p.id.clone(),
+                    from,
+                    to,
+                });
+            }
             tr.counts.migrated += 1;
             tr.counts.secrets_written += changed_strings(&p.doc, &sealed);
             *tr.by_service_type
@@ -734,6 +792,89 @@ async fn migrate_rows(
         }
     }
     Ok(retry)
+}
+
+/// A document of an entity whose name lies outside `[a-z0-9_-]` may hold
+/// references to OpenMetadata's id for it (`…/<kind>/<sanitised name>/…`),
+/// which om-secrets refuses to read for the entity (namesakes share it). The
+/// migration sees every name of the table: when no other name sanitises
+/// alike, the value is read from the old id and put in the field as a
+/// `fernet:` token, so sealing writes it to the entity's own id (and reads
+/// it back) before the row changes. `Ok(None)`: nothing to move; `Err`: a
+/// collision or a missing value (the row is skipped).
+async fn adopt_legacy(
+    ctx: &Ctx<'_>,
+    manager: &SecretsManager,
+    kind: &SubjectKind,
+    name: &str,
+    doc: &Value,
+) -> Result<Option<(Value, Vec<(String, String)>)>, String> {
+    if is_plain_name(name) {
+        return Ok(None);
+    }
+    let Some(store) = manager.store() else {
+        return Ok(None);
+    };
+    let Ok(subject) = kind.subject(Some(name), doc) else {
+        return Ok(None);
+    };
+    let Ok(fields) = manager.fields(&subject, doc) else {
+        return Ok(None);
+    };
+    let own = format!("/{}/", name_segment(name));
+    let old = format!("/{}/", segment(name));
+    let scope = manager.scope(&subject);
+    let Some(at) = scope.root.rfind(&own) else {
+        return Ok(None);
+    };
+    // The entity's root in OpenMetadata's form (the sub-root a pipeline owns
+    // included).
+    let legacy_root = format!(
+        "{}{old}{}",
+        &scope.root[..at],
+        &scope.root[at + own.len()..]
+    );
+    let mut out = doc.clone();
+    let mut moves = Vec::new();
+    for f in fields.iter().filter(|f| f.treatment == Treatment::Secret) {
+        let Some(token) = doc
+            .pointer(&f.pointer)
+            .and_then(Value::as_str)
+            .filter(|s| s.starts_with("fernet:"))
+        else {
+            continue;
+        };
+        let Ok(plain) = manager.fernet().decrypt(token) else {
+            continue; // reported by the seal
+        };
+        let Some(id) = plain.strip_prefix(REFERENCE_PREFIX) else {
+            continue;
+        };
+        if !id.starts_with(&legacy_root) {
+            continue;
+        }
+        if ctx.namesakes.get(&segment(name)).copied().unwrap_or(1) > 1 {
+            return Err(format!(
+                "field `{}` references `{id}`, OpenMetadata's id for this name, which another entity of the table shares (names that sanitise alike): not moved; send the value again",
+                f.pointer
+            ));
+        }
+        let value = store
+            .get(id)
+            .await
+            .map_err(|e| format!("field `{}`: reading `{id}`: {e}", f.pointer))?
+            .ok_or_else(|| {
+                format!(
+                    "field `{}` references `{id}`, which the store does not hold",
+                    f.pointer
+                )
+            })?;
+        if let Some(slot) = out.pointer_mut(&f.pointer) {
+            *slot = Value::String(manager.fernet().encrypt(&value));
+        }
+        moves.push((id.to_string(), f.secret_id.clone()));
+    }
+    Ok((!moves.is_empty()).then_some((out, moves)))
 }
 
 /// The own ids a sealed form references (`secret:<id>` after decryption).

@@ -31,8 +31,26 @@ pub struct Report {
     /// Secrets written to the store that no row references (a row changed
     /// or deleted after the write): left in place, listed here.
     pub orphans: Vec<Orphan>,
+    /// Secrets of entities whose names lie outside `[a-z0-9_-]`, moved from
+    /// the OpenMetadata-era id (shared by names that sanitise alike) to the
+    /// entity's own id. The old id is left in place.
+    pub moved: Vec<Moved>,
     /// Wall-clock seconds.
     pub seconds: f64,
+}
+
+/// A secret moved from an OpenMetadata-era id to the entity's own.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Moved {
+    /// The table.
+    pub table: String,
+    /// The row's `id`.
+    pub row: String,
+    /// The OpenMetadata-era id read.
+    pub from: String,
+    /// The entity's own id written.
+    pub to: String,
 }
 
 /// Counters of one table (or of all).
@@ -153,6 +171,9 @@ impl Report {
         }
         for r in &self.skipped {
             let _ = writeln!(s, "skipped {} {}: {}", r.table, r.id, r.reason);
+        }
+        for m in &self.moved {
+            let _ = writeln!(s, "moved {} → {} ({} {})", m.from, m.to, m.table, m.row);
         }
         for o in &self.orphans {
             let _ = writeln!(
