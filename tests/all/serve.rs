@@ -795,6 +795,11 @@ fn every_role_and_operation_cell_both_ways_with_audit_lines() {
             let l = found[0];
             assert_eq!(l["op"], verb, "{l}");
             assert_eq!(l["subject"], "service");
+            let ts = l["ts"].as_str().unwrap();
+            assert!(
+                ts.len() == 24 && ts.ends_with('Z') && ts.as_bytes()[10] == b'T',
+                "{ts}"
+            );
             assert_eq!(l["serviceType"], "database");
             assert_eq!(
                 l["outcome"],
@@ -1031,6 +1036,7 @@ fn jwts_bad_credentials_and_bad_bodies_are_refused_and_leave_the_store_unchanged
             .contains("unknown connector type"),
         "{p}"
     );
+    assert_eq!(p["pointer"], "/type", "{p}");
     // A mask is never stored: sealing one is refused, naming the field.
     let p = s
         .post(
@@ -1075,6 +1081,7 @@ fn jwts_bad_credentials_and_bad_bodies_are_refused_and_leave_the_store_unchanged
             .contains("unknown connector type"),
         "{r}"
     );
+    assert_eq!(res[2]["error"]["pointer"], "/type", "{r}");
     assert!(at(&res[3]["document"], "/authType/password").starts_with("fernet:"));
     let ids = s.om.store_ids();
     assert!(ids.contains(&pw_id("b-one")) && ids.contains(&pw_id("b-four")));

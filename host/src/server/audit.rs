@@ -4,7 +4,7 @@
 //! caller's id, the route's names and the ids the library computed.
 //!
 //! ```json
-//! {"ts":"1764600000.123","principal":"apiKey:openmetadata","op":"reveal","keepReferences":false,
+//! {"ts":"2026-12-01T17:00:00.123Z","principal":"apiKey:openmetadata","op":"reveal","keepReferences":false,
 //!  "subject":"service","serviceType":"database","name":"mysql_prod",
 //!  "secretIds":["/openmetadata/database/mysql_prod/authtype/password"],
 //!  "outcome":"allowed","status":200}
@@ -109,7 +109,7 @@ impl Audit {
             SubjectKind::Workflow => ("workflow", None),
         };
         let mut line = json!({
-            "ts": format!("{}.{:03}", now.as_secs(), now.subsec_millis()),
+            "ts": rfc3339(now),
             "principal": e.principal,
             "op": op_name(e.op),
             "subject": subject,
@@ -142,5 +142,47 @@ impl Audit {
                 let _ = err.write_all(format!("{text}\n").as_bytes());
             }
         }
+    }
+}
+
+/// `2026-12-01T17:00:00.123Z` for a time since the Unix epoch (UTC).
+fn rfc3339(since_epoch: std::time::Duration) -> String {
+    let secs = since_epoch.as_secs();
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since_epoch.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(rfc3339(Duration::ZERO), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(Duration::from_millis(951_782_400_123)),
+            "2000-02-29T00:00:00.123Z"
+        );
+        assert_eq!(
+            rfc3339(Duration::from_secs(1_764_608_399)),
+            "2025-12-01T16:59:59.000Z"
+        );
     }
 }
