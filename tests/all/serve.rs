@@ -155,11 +155,17 @@ impl Serve {
     }
 
     fn try_start(om: Om, server_yaml: Option<&str>) -> Result<Serve, String> {
+        Self::try_start_file(om, server_yaml.map(|y| format!("server:\n{y}")))
+    }
+
+    /// Start with a whole configuration file (or none).
+    fn try_start_file(om: Om, file: Option<String>) -> Result<Serve, String> {
+        let server_yaml = file.as_deref();
         let dir = om.home.path().to_path_buf();
         let mut args = vec!["serve".to_string(), "--listen".into(), "127.0.0.1:0".into()];
         if let Some(y) = server_yaml {
             let path = dir.join("config.yaml");
-            std::fs::write(&path, format!("server:\n{y}")).unwrap();
+            std::fs::write(&path, y).unwrap();
             args.push("--config".into());
             args.push(path.to_string_lossy().into_owned());
         }
@@ -1683,4 +1689,61 @@ fn jwks_from_openmetadata_url_is_fetched_at_start() {
     // JWTs configured: no admin key is made.
     assert!(!s.om.path("admin-api.key").exists());
     s.assert_no_secrets(&["url-secret"]);
+}
+
+// ---------------------------------------------------------------------------
+// the sandbox behind the server
+
+#[test]
+fn plugin_failures_are_500_problems_counted_by_reason_and_never_leak_values() {
+    let om = Om::new();
+    let dir = om.home.path().join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    let wasm = dir.join("hostile.wasm");
+    std::fs::copy(crate::plugins_fixtures::fixture("hostile"), &wasm).unwrap();
+    let file = format!(
+        "plugins:\n  directory: {}\n  allow:\n    - {{file: hostile.wasm, sha256: {}}}\nlimits: {{timeMs: 300}}\nserver:\n{}",
+        dir.display(),
+        crate::plugins_fixtures::sha256_of(&wasm),
+        admin_yaml("")
+    );
+    let s = Serve::try_start_file(om, Some(file)).unwrap();
+    let k = ADMIN_YAML_KEY;
+    let call = |t: &str| {
+        s.post(
+            "/v1/services/hostile/h/mask",
+            k,
+            &json!({"document": {"type": t, "password": "sandbox-secret-12"}}),
+        )
+    };
+    for (t, reason) in [
+        ("Loop", "timeout"),
+        ("Panic", "panic"),
+        ("Recurse", "stack"),
+        ("Alloc", "memory"),
+        ("PointerSyntax", "invalid_answer"),
+    ] {
+        let p = call(t).problem(500);
+        assert!(
+            p["type"].as_str().unwrap().ends_with("/plugin-failure"),
+            "{t}: {p}"
+        );
+        assert!(
+            p["detail"].as_str().unwrap().contains("plugin `hostile`"),
+            "{p}"
+        );
+        let metrics = s.get("/metrics").body;
+        assert!(
+            metrics.contains(&format!(
+                "om_secrets_sandbox_failures_total{{reason=\"{reason}\"}} 1"
+            )),
+            "{t}: {metrics}"
+        );
+    }
+    // The server still answers: every call has a fresh instance.
+    assert_eq!(
+        at(&call("Good").ok()["document"], "/password"),
+        "*********"
+    );
+    s.assert_no_secrets(&["sandbox-secret-12"]);
 }

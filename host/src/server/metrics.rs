@@ -123,6 +123,10 @@ impl Metrics {
                 PluginFailure::Panic { .. } => "panic",
                 PluginFailure::Trap(_) => "trap",
                 PluginFailure::InputTooLarge { .. } => "input_too_large",
+                PluginFailure::OutputTooLarge { .. } => "output_too_large",
+                PluginFailure::InvalidAnswer(_) | PluginFailure::RoutingKey { .. } => {
+                    "invalid_answer"
+                }
                 _ => "other",
             };
             self.inc(
