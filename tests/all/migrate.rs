@@ -633,10 +633,10 @@ fn a_concurrent_writer_loses_nothing(kind: &'static str) {
         })
         .collect();
     assert!(
-        with_secrets.len() >= 4,
+        with_secrets.len() >= 5,
         "the first page needs rows with secrets"
     );
-    let (changed, deleted) = (&with_secrets[..3], with_secrets[3]);
+    let (changed, deleted, managed) = (&with_secrets[..3], with_secrets[3], with_secrets[4]);
 
     let mut cmd = om.command(&[
         "migrate",
@@ -650,7 +650,7 @@ fn a_concurrent_writer_loses_nothing(kind: &'static str) {
     let report_path = om.home.path().join("writer-report.json");
     cmd.args(["--report", report_path.to_str().unwrap()])
         .env("OM_SECRETS_TEST_STALL_AT_STEP", "1")
-        .env("OM_SECRETS_TEST_PAUSE_MS", "4000")
+        .env("OM_SECRETS_TEST_PAUSE_MS", "5000")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -711,6 +711,49 @@ fn a_concurrent_writer_loses_nothing(kind: &'static str) {
         "DELETE FROM dbservice_entity WHERE id = '{}'",
         deleted.id
     ));
+    // A server in managed mode stores a new value under the row's own ids
+    // (which this run has just written too): reported, not overwritten.
+    let mm = manager_of(&om);
+    let managed_value = block_on(async {
+        let db = Db::connect(&fx.db.url).await.unwrap();
+        let mut doc = managed.doc.clone();
+        let mut n = 0;
+        fn bump(v: &mut Value, n: &mut usize) {
+            match v {
+                Value::String(s) if s.starts_with("secret-r") => {
+                    *n += 1;
+                    *s = format!("managed-{n}-{s}");
+                }
+                Value::Array(a) => a.iter_mut().for_each(|x| bump(x, n)),
+                Value::Object(m) => m.values_mut().for_each(|x| bump(x, n)),
+                _ => {}
+            }
+        }
+        bump(&mut doc, &mut n);
+        let subject = subject_kind(managed)
+            .subject(Some(&managed.name), &doc)
+            .unwrap();
+        let sealed = mm.seal(&subject, &doc).await.unwrap();
+        let cur = db
+            .row("dbservice_entity", &managed.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            db.compare_and_set(
+                "dbservice_entity",
+                "jsonb",
+                &managed.id,
+                &cur.json,
+                &sealed.to_string(),
+                || {}
+            )
+            .await
+            .unwrap()
+        );
+        db.close().await;
+        mm.reveal(&subject, &sealed, false).await.unwrap()
+    });
     let status = child.wait().unwrap();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
@@ -718,8 +761,17 @@ fn a_concurrent_writer_loses_nothing(kind: &'static str) {
         serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
     // Orphans (the deleted row's secrets) make the run fail, listed.
     assert_eq!(status.code(), Some(1), "{rest}");
-    assert_eq!(total(&report, "reread"), 4, "{report}");
-    assert_eq!(total(&report, "skipped"), 0, "{report}");
+    assert_eq!(total(&report, "reread"), 5, "{report}");
+    let skipped = report["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{report}");
+    assert_eq!(skipped[0]["id"], managed.id.as_str(), "{report}");
+    assert!(
+        skipped[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("changed by a writer in managed mode"),
+        "{report}"
+    );
     let orphans = report["orphans"].as_array().unwrap();
     assert!(!orphans.is_empty(), "{report}");
     for o in orphans {
@@ -745,7 +797,11 @@ fn a_concurrent_writer_loses_nothing(kind: &'static str) {
             let stored: Value = serde_json::from_str(&texts[&r.id]).unwrap();
             let subject = subject_kind(r).subject(Some(&r.name), &stored).unwrap();
             let revealed = m.reveal(&subject, &stored, false).await.unwrap();
-            let want = new_values.get(&r.id).unwrap_or(expected);
+            let want = if r.id == managed.id {
+                &managed_value
+            } else {
+                new_values.get(&r.id).unwrap_or(expected)
+            };
             assert_eq!(&revealed, want, "{}", r.name);
         }
     });

@@ -540,6 +540,11 @@ async fn handle_page(
                 if work.is_empty() {
                     break;
                 }
+                let id_docs: HashMap<String, Value> = work
+                    .iter()
+                    .map(|(p, _)| (p.id.clone(), p.doc.clone()))
+                    .collect();
+                let kind = table.subject_kind();
                 let retry = migrate_rows(ctx, manager, work, tr, report).await?;
                 let mut next = Vec::new();
                 for (id, previous) in retry {
@@ -567,15 +572,44 @@ async fn handle_page(
                             orphans_of_attempt(table, &id, &previous, manager, report).await;
                         }
                         Some(r) => match parse_row(table, &r.id, &r.json) {
-                            Ok((doc, name)) => next.push((
-                                Parsed {
-                                    id: r.id,
-                                    text: r.json,
-                                    doc,
-                                    name,
-                                },
-                                Some(previous),
-                            )),
+                            Ok((doc, name)) => {
+                                // A writer in managed mode that stored its own
+                                // value under an id this run just wrote: the
+                                // store may now hold this run's older value.
+                                let written =
+                                    written_ids(manager, &kind, &name, &previous, &id_docs, &id)
+                                        .await;
+                                let now = referenced_ids(manager, &kind, &name, &doc)
+                                    .await
+                                    .unwrap_or_default();
+                                let clash: Vec<&String> = written.intersection(&now).collect();
+                                if !clash.is_empty() {
+                                    skip(
+                                        tr,
+                                        report,
+                                        table,
+                                        &id,
+                                        format!(
+                                            "changed by a writer in managed mode after this run wrote {}: the store may hold the value this row held before; enter the secret again",
+                                            clash
+                                                .iter()
+                                                .map(|c| format!("`{c}`"))
+                                                .collect::<Vec<_>>()
+                                                .join(", ")
+                                        ),
+                                    );
+                                    continue;
+                                }
+                                next.push((
+                                    Parsed {
+                                        id: r.id,
+                                        text: r.json,
+                                        doc,
+                                        name,
+                                    },
+                                    Some(previous),
+                                ))
+                            }
                             Err(reason) => skip(tr, report, table, &id, reason),
                         },
                     }
@@ -900,6 +934,28 @@ async fn referenced_ids(
         }
     }
     Ok(out)
+}
+
+/// The ids an attempt wrote: those it references that the row it sealed
+/// (`docs[id]`) did not.
+async fn written_ids(
+    manager: &SecretsManager,
+    kind: &SubjectKind,
+    name: &str,
+    attempt: &Value,
+    docs: &HashMap<String, Value>,
+    id: &str,
+) -> BTreeSet<String> {
+    let after = referenced_ids(manager, kind, name, attempt)
+        .await
+        .unwrap_or_default();
+    let before = match docs.get(id) {
+        Some(d) => referenced_ids(manager, kind, name, d)
+            .await
+            .unwrap_or_default(),
+        None => BTreeSet::new(),
+    };
+    after.difference(&before).cloned().collect()
 }
 
 /// A row deleted after its attempt was written: the attempt's references
