@@ -7,7 +7,7 @@
 #
 # Usage:
 #   databases.sh start postgres|mariadb
-#       Start the server (installing MariaDB with apt-get if missing), wait
+#       Start the server (installing it with apt-get if missing), wait
 #       until it accepts connections, then print ONE line on stdout (values
 #       shell-quoted with printf %q):
 #         PID=<pid> URL=<postgres://om:pw@127.0.0.1:port/openmetadata_db | mysql://…>
@@ -92,6 +92,18 @@ password() { od -An -N12 -tx1 /dev/urandom | tr -d ' \n'; }
 
 start_postgres() {
     local dir=$1 port=$2 pw=$3 logf=$4 pid i
+    # Debian's packages keep the server binaries off PATH.
+    if ! command -v initdb >/dev/null; then
+        local bin
+        bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+        if [[ -z $bin ]] && command -v apt-get >/dev/null; then
+            log "installing postgresql with apt-get"
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >>"$logf" 2>&1 ||
+                die "apt-get install postgresql failed; see $logf"
+            bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+        fi
+        [[ -n $bin ]] && PATH="$bin:$PATH"
+    fi
     command -v initdb >/dev/null || die "initdb not found (Debian: apt-get install postgresql)"
     printf '%s\n' "$pw" >"$dir/pw"
     mkdir -p "$dir/data" "$dir/sock"
