@@ -1356,7 +1356,7 @@ fn readiness_waits_for_start_up_tasks_and_a_failed_one_stops_the_server() {
 
     // A start-up task that fails stops the server with its error.
     let e = rt
-        .block_on(run_with(settings, config, async {
+        .block_on(run_with(settings, config.clone(), async {
             Err::<(), Box<dyn std::error::Error + Send + Sync>>(
                 "migration failed: table locked".into(),
             )
@@ -1364,6 +1364,24 @@ fn readiness_waits_for_start_up_tasks_and_a_failed_one_stops_the_server() {
         .unwrap_err();
     assert!(
         matches!(&e, ServeError::Startup(m) if m.contains("table locked")),
+        "{e}"
+    );
+    let settings = Settings::resolve(FileConfig::default(), |k| match k {
+        "OM_SECRETS_HOME" => Some(home_path.clone()),
+        "OM_SECRETS_CACHE" => Some(cache.clone()),
+        _ => None,
+    })
+    .unwrap();
+    let e = rt
+        .block_on(run_with(settings, config, async {
+            if std::hint::black_box(true) {
+                panic!("migration bug");
+            }
+            Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+        }))
+        .unwrap_err();
+    assert!(
+        matches!(&e, ServeError::Startup(m) if m.contains("panicked")),
         "{e}"
     );
 }
@@ -1741,9 +1759,6 @@ fn plugin_failures_are_500_problems_counted_by_reason_and_never_leak_values() {
         );
     }
     // The server still answers: every call has a fresh instance.
-    assert_eq!(
-        at(&call("Good").ok()["document"], "/password"),
-        "*********"
-    );
+    assert_eq!(at(&call("Good").ok()["document"], "/password"), "*********");
     s.assert_no_secrets(&["sandbox-secret-12"]);
 }

@@ -472,11 +472,19 @@ where
     let server = Server::bind(settings, config).await?;
     let hold = server.readiness().hold("start-up tasks");
     let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+    let task = tokio::spawn(startup);
     tokio::spawn(async move {
-        match startup.await {
-            Ok(()) => drop(hold),
-            Err(e) => {
+        match task.await {
+            Ok(Ok(())) => drop(hold),
+            // A failed start-up never turns ready, even while stopping (and a
+            // panic is a failure too).
+            Ok(Err(e)) => {
+                std::mem::forget(hold);
                 let _ = tx.send(e.to_string());
+            }
+            Err(e) => {
+                std::mem::forget(hold);
+                let _ = tx.send(format!("panicked: {e}"));
             }
         }
     });
