@@ -1231,7 +1231,7 @@ fn rate_limit_answers_429_with_retry_after_and_sigterm_finishes_requests_in_flig
     let om = Om::new();
     let (a, b) = ("rate-key-a-0123456789", "rate-key-b-0123456789");
     let yaml = format!(
-        "  apiKeys: {{a: {}, b: {}}}\n  roles: [{{role: privileged, principals: [\"apiKey:a\", \"apiKey:b\"]}}]\n  limits: {{ratePerSecond: 0.2, burst: 2}}\n",
+        "  apiKeys: {{a: {}, b: {}}}\n  roles: [{{role: privileged, principals: [\"apiKey:a\", \"apiKey:b\"]}}]\n  limits: {{ratePerSecond: 0.05, burst: 2}}\n",
         sha256_hex(a),
         sha256_hex(b)
     );
@@ -1243,7 +1243,7 @@ fn rate_limit_answers_429_with_retry_after_and_sigterm_finishes_requests_in_flig
     let r = s.post(path, a, &body);
     let p = r.problem(429);
     let after: u64 = r.header("retry-after").unwrap().parse().unwrap();
-    assert!((1..=5).contains(&after), "Retry-After {after}");
+    assert!((1..=20).contains(&after), "Retry-After {after}");
     assert!(p["detail"].as_str().unwrap().contains("rate limit"));
     // Another principal has its own budget.
     s.post(path, b, &body).ok();
