@@ -213,7 +213,7 @@ impl std::fmt::Display for Problem {
 pub enum ClientError {
     /// The service answered with an error status.
     #[error("{0}")]
-    Problem(Problem),
+    Problem(Box<Problem>),
     /// The base URL is unusable.
     #[error("server URL `{url}`: {message}")]
     Url {
@@ -246,7 +246,7 @@ impl ClientError {
     /// The problem, if the service answered one.
     pub fn problem(&self) -> Option<&Problem> {
         match self {
-            ClientError::Problem(p) => Some(p),
+            ClientError::Problem(p) => Some(p.as_ref()),
             _ => None,
         }
     }
@@ -393,11 +393,11 @@ impl Client {
             .map(Duration::from_secs);
         let bytes = response.bytes().await.map_err(transport)?;
         if !status.is_success() {
-            return Err(ClientError::Problem(Problem::parse(
+            return Err(ClientError::Problem(Box::new(Problem::parse(
                 status,
                 retry_after,
                 &bytes,
-            )));
+            ))));
         }
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol {
             url: shown,
@@ -633,7 +633,9 @@ impl Client {
             return Ok(());
         }
         let bytes = response.bytes().await.map_err(transport)?;
-        Err(ClientError::Problem(Problem::parse(status, None, &bytes)))
+        Err(ClientError::Problem(Box::new(Problem::parse(
+            status, None, &bytes,
+        ))))
     }
 }
 

@@ -289,6 +289,8 @@ fn client_batch_lines_through_the_server_match_in_process() {
                 .unwrap()
                 .contains("NoSuchDb")
         );
+        // The unknown type is pointed at, either way.
+        assert_eq!(out[2]["error"]["pointer"], "/type");
     }
 
     // Sealed through the server, revealed in-process: the originals.

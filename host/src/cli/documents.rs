@@ -435,7 +435,8 @@ impl Engine {
                 .batch(op, kind, items)
                 .await
                 .into_iter()
-                .map(|r| r.map_err(|e| Failure::from(&e)))
+                .zip(items)
+                .map(|(r, item)| r.map_err(|e| Failure::of_item(&e, kind, item)))
                 .collect(),
             // A refusal of the whole request (401, 403, 429…) stops the run.
             Engine::Remote(client) => client.batch(op, kind, items).await?,

@@ -174,6 +174,27 @@ impl From<&Error> for Failure {
     }
 }
 
+impl Failure {
+    /// The failure of one batch item, as every front-end reports it: the
+    /// error's own pointer or, for an unknown connector type (whose error
+    /// names the type, not where it is), the pointer of the item's config's
+    /// type property.
+    pub fn of_item(e: &Error, kind: &SubjectKind, item: &BatchItem) -> Self {
+        let mut f = Failure::from(e);
+        if f.pointer.is_none()
+            && matches!(e, Error::UnknownConnectorType { .. })
+            && let Ok(s) = kind.subject(item.name.as_deref(), &item.document)
+        {
+            f.pointer = Some(format!(
+                "{}/{}",
+                s.config_pointer,
+                crate::plugin::check::escape_token(&s.type_key)
+            ));
+        }
+        f
+    }
+}
+
 type Job<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
 /// Run jobs with at most `width` in flight, never two whose keys (scope
