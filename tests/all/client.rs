@@ -52,8 +52,15 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn serve(om: &Om) -> Served {
+    serve_with(om, &[])
+}
+
+/// [`serve`] with options before the command (`--config FILE`).
+fn serve_with(om: &Om, pre: &[&str]) -> Served {
+    let mut all = pre.to_vec();
+    all.extend(["serve", "--listen", "127.0.0.1:0"]);
     let mut child = om
-        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .command(&all)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -521,4 +528,55 @@ fn client_parses_problems_into_typed_errors() {
         .block_on(anonymous.batch(Operation::Mask, &kind, &items))
         .unwrap_err();
     assert_eq!(e.status(), Some(401));
+}
+
+#[test]
+fn client_batch_too_large_for_the_body_limit_is_sent_in_halves() {
+    let om = Om::new();
+    let config = om.home.path().join("om-secrets.yaml");
+    std::fs::write(&config, "server:\n  limits:\n    maxBodyBytes: 3000\n").unwrap();
+    let s = serve_with(&om, &["--config", config.to_str().unwrap()]);
+    let rt = rt();
+    let client = s.client();
+    let kind = SubjectKind::Service("database".into());
+    // Each item alone fits, five together do not; the fourth alone does not.
+    let mut items: Vec<_> = (0..5)
+        .map(|i| om_secrets::BatchItem::named(format!("n{i}"), mysql()))
+        .collect();
+    items[3].document["description"] = json!("x".repeat(4000));
+    let results = rt
+        .block_on(client.batch(Operation::Mask, &kind, &items))
+        .unwrap();
+    assert_eq!(results.len(), 5);
+    for (i, r) in results.iter().enumerate() {
+        if i == 3 {
+            let f = r.as_ref().unwrap_err();
+            assert!(f.message.contains("(HTTP 413)"), "{}", f.message);
+        } else {
+            let Ok(Outcome::Document(d)) = r else {
+                panic!("item {i}: {r:?}")
+            };
+            assert_eq!(d["authType"]["password"], "*********");
+        }
+    }
+    // Through the CLI: the same, one line per input line, exit status 1.
+    let lines: String = items
+        .iter()
+        .map(|it| json!({"name": it.name, "document": it.document}).to_string() + "\n")
+        .collect();
+    let out = s.run(
+        &om,
+        &["mask", "--batch", "--service-type", "database"],
+        &lines,
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("1 of 5 lines failed"), "{}", out.stderr);
+    let answers: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 5);
+    assert!(answers[3]["error"].is_object());
+    assert_eq!(answers[4]["document"]["authType"]["password"], "*********");
 }
