@@ -131,7 +131,9 @@ impl Thrown {
             }
             Error::Io { .. } => Self::new("store", message),
             Error::Input { pointer, .. } => Thrown {
-                pointer: Some(pointer.clone().unwrap_or_default()),
+                // The library names a command-line option where the
+                // problem is no place in the document (`--service-type`).
+                pointer: pointer.clone().filter(|p| !p.starts_with("--")),
                 ..Self::new("input", message)
             },
             Error::UnknownConnectorType { .. } => Thrown {
@@ -469,11 +471,14 @@ impl Instance {
         Ok(serde_json::to_vec(&out).expect("a JSON value serialises"))
     }
 
-    /// Many documents of one kind (see [`om_secrets::ops::batch`]): `items`
-    /// is a JSON array of `{"name", "document", "stored", "previous"}`. The
-    /// output frames one answer per item, in order: a 4-byte big-endian
-    /// length, then an [`Answer`] (`O` + the document, the deleted ids or the
-    /// fields, as a single call gives them; or `E` + error).
+    /// Many documents of one kind (see [`om_secrets::ops::batch`]). `items`
+    /// frames each item as four fields — name, document, stored, previous —
+    /// each a 4-byte big-endian length (`-1`: absent) and that many bytes of
+    /// UTF-8; every document is parsed on its own, so one that is not JSON
+    /// fails alone. The output frames one answer per item, in order: a
+    /// 4-byte big-endian length, then an [`Answer`] (`O` + the document, the
+    /// deleted ids or the fields, as a single call gives them; or `E` +
+    /// error).
     pub fn batch(
         &self,
         op: Op,
@@ -481,16 +486,10 @@ impl Instance {
         items: &[u8],
         keep_references: bool,
     ) -> Result<Vec<u8>, Thrown> {
-        if items.len() > self.max_document_bytes.saturating_mul(64) {
-            return Err(Thrown::input("", "the batch is too large: split it"));
-        }
-        let items: Vec<Value> = match serde_json::from_slice(items) {
-            Ok(Value::Array(a)) => a,
-            _ => return Err(Thrown::input("", "the batch is not a JSON array of items")),
-        };
-        let mut parsed: Vec<Result<BatchItem, Thrown>> = Vec::with_capacity(items.len());
-        for (i, item) in items.into_iter().enumerate() {
-            parsed.push(batch_item(i, item, op));
+        let frames = frames(items)?;
+        let mut parsed: Vec<Result<BatchItem, Thrown>> = Vec::with_capacity(frames.len());
+        for (i, [name, document, stored, previous]) in frames.into_iter().enumerate() {
+            parsed.push(self.batch_item(i, name, document, stored, previous, op));
         }
         let good: Vec<BatchItem> = parsed
             .iter_mut()
@@ -534,46 +533,70 @@ fn outcome_json(o: &Outcome) -> Vec<u8> {
     .expect("an outcome serialises")
 }
 
-/// One item of a batch (as the CLI's `--batch` line): no message quotes it.
-fn batch_item(i: usize, item: Value, op: Op) -> Result<BatchItem, Thrown> {
-    let Value::Object(mut m) = item else {
-        return Err(Thrown::input(
-            "",
-            format!("batch item {i} is not an object"),
-        ));
-    };
-    let name = match m.remove("name") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(n)) => Some(n),
-        Some(_) => {
+type Frame<'a> = Option<&'a [u8]>;
+
+/// The items of a batch: four optional byte strings each.
+fn frames(mut b: &[u8]) -> Result<Vec<[Frame<'_>; 4]>, Thrown> {
+    let bad = || Thrown::new("internal", "a malformed batch frame");
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let mut item: [Frame<'_>; 4] = [None; 4];
+        for slot in &mut item {
+            let (len, rest) = b.split_first_chunk::<4>().ok_or_else(bad)?;
+            let len = i32::from_be_bytes(*len);
+            b = rest;
+            if len >= 0 {
+                let (v, rest) = b.split_at_checked(len as usize).ok_or_else(bad)?;
+                *slot = Some(v);
+                b = rest;
+            }
+        }
+        out.push(item);
+    }
+    Ok(out)
+}
+
+impl Instance {
+    /// One item of a batch (as the CLI's `--batch` line): no message quotes it.
+    fn batch_item(
+        &self,
+        i: usize,
+        name: Frame<'_>,
+        document: Frame<'_>,
+        stored: Frame<'_>,
+        previous: Frame<'_>,
+        op: Op,
+    ) -> Result<BatchItem, Thrown> {
+        let name = match name {
+            None => None,
+            Some(n) => Some(String::from_utf8(n.to_vec()).map_err(|_| {
+                Thrown::input("", format!("batch item {i}: the name is not valid UTF-8"))
+            })?),
+        };
+        let what = |w: &str| format!("batch item {i}: the {w}");
+        let document = self.parse(
+            document.ok_or_else(|| Thrown::input("", what("document is missing")))?,
+            &what("document"),
+        )?;
+        let stored = stored
+            .map(|b| self.parse(b, &what("stored document")))
+            .transpose()?;
+        let previous = previous
+            .map(|b| self.parse(b, &what("previous document")))
+            .transpose()?;
+        if op == Op::Merge && stored.is_none() {
             return Err(Thrown::input(
                 "",
-                format!("batch item {i}: `name` must be a string"),
+                format!("batch item {i}: merge needs the stored (sealed) document"),
             ));
         }
-    };
-    let document = match m.remove("document") {
-        Some(d) => d,
-        None => return Err(Thrown::input("", format!("batch item {i} has no document"))),
-    };
-    let mut optional = |k: &str| match m.remove(k) {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v),
-    };
-    let previous = optional("previous");
-    let stored = optional("stored");
-    if op == Op::Merge && stored.is_none() {
-        return Err(Thrown::input(
-            "",
-            format!("batch item {i}: merge needs the stored (sealed) document"),
-        ));
+        Ok(BatchItem {
+            name,
+            document,
+            stored,
+            previous,
+        })
     }
-    Ok(BatchItem {
-        name,
-        document,
-        stored,
-        previous,
-    })
 }
 
 impl std::fmt::Debug for Instance {

@@ -314,8 +314,13 @@ public final class OmSecrets implements AutoCloseable {
     }
   }
 
-  /** How the native library was loaded: {@code "jar"}, {@code "java.library.path"} or {@code "path"}. */
-  static String nativeSource() {
+  /**
+   * How the native library was loaded.
+   *
+   * @return {@code "jar"} (extracted from this jar), {@code "java.library.path"}, or {@code "path"}
+   *     (the system property {@code om.secrets.native.library})
+   */
+  public static String nativeLibrarySource() {
     return Native.LOADED_FROM;
   }
 
@@ -350,38 +355,35 @@ public final class OmSecrets implements AutoCloseable {
   private List<BatchResult<String>> batch(int op, Subject kind, List<BatchItem> items, boolean keep) {
     Objects.requireNonNull(kind, "kind");
     Objects.requireNonNull(items, "items");
-    // The items as one JSON array, each document spliced in as its own (checked) text.
+    // Each item as four fields (name, document, stored, previous): a 4-byte length (-1: absent)
+    // and the UTF-8 bytes. Documents are parsed one by one on the native side.
     List<BatchResult<String>> early = new ArrayList<>(items.size());
-    StringBuilder json = new StringBuilder("[");
-    boolean first = true;
+    java.io.ByteArrayOutputStream frames = new java.io.ByteArrayOutputStream();
     int sent = 0;
     for (BatchItem item : items) {
       try {
         if (item == null || item.document() == null) {
           throw new InvalidInputException("", "a batch item without a document");
         }
-        StringBuilder one = new StringBuilder("{\"name\":");
-        one.append(item.name() == null ? "null" : Json.write(item.name()));
-        one.append(",\"document\":").append(checked(item.document(), "the document"));
-        if (item.stored() != null) {
-          one.append(",\"stored\":").append(checked(item.stored(), "the stored document"));
+        byte[][] fields = {
+          Utf8.text(item.name(), "the name"),
+          Utf8.document(item.document(), "the document"),
+          item.stored() == null ? null : Utf8.document(item.stored(), "the stored document"),
+          item.previous() == null ? null : Utf8.document(item.previous(), "the previous document")
+        };
+        for (byte[] f : fields) {
+          int n = f == null ? -1 : f.length;
+          frames.write(new byte[] {(byte) (n >>> 24), (byte) (n >>> 16), (byte) (n >>> 8), (byte) n}, 0, 4);
+          if (f != null) {
+            frames.write(f, 0, f.length);
+          }
         }
-        if (item.previous() != null) {
-          one.append(",\"previous\":").append(checked(item.previous(), "the previous document"));
-        }
-        one.append('}');
-        if (!first) {
-          json.append(',');
-        }
-        first = false;
-        json.append(one);
         early.add(null);
         sent++;
       } catch (InvalidInputException e) {
         early.add(new BatchResult<>(null, e));
       }
     }
-    json.append(']');
     byte[] answer;
     state.lock.readLock().lock();
     try {
@@ -390,7 +392,7 @@ public final class OmSecrets implements AutoCloseable {
         throw new IllegalStateException("this OmSecrets is closed");
       }
       answer = Native.batch(h, op, kindCode(kind), Utf8.text(kind.serviceType(), "the service type"),
-          json.toString().getBytes(StandardCharsets.UTF_8), keep);
+          frames.toByteArray(), keep);
     } finally {
       state.lock.readLock().unlock();
     }
@@ -420,12 +422,6 @@ public final class OmSecrets implements AutoCloseable {
       throw new OmSecretsException("internal error: a batch answered " + got + " of " + sent + " items");
     }
     return out;
-  }
-
-  /** A document's text after the strict UTF-8 check (the native side parses it). */
-  private static String checked(String doc, String what) {
-    Utf8.document(doc, what);
-    return doc;
   }
 
   private static List<String> strings(Object v) {

@@ -402,16 +402,22 @@ public final class OpenMetadataSecretsAdapter {
     return Json.write(m);
   }
 
-  /** The entity's {@code name}. */
+  /** The entity's {@code name}, required (secret ids are built from it). */
   private static String nameOf(String doc) {
-    String n = nameOr(doc);
+    String n = nameIn(doc);
     if (n == null || n.isEmpty()) {
       throw new InvalidInputException("/name", "the entity has no name (its secret ids are built from it)");
     }
     return n;
   }
 
+  /** The entity's {@code name} where only the kind matters (mask, merge): any placeholder will do. */
   private static String nameOr(String doc) {
+    String n = nameIn(doc);
+    return n == null || n.isEmpty() ? "-" : n;
+  }
+
+  private static String nameIn(String doc) {
     Object parsed = Json.parse(doc);
     if (parsed instanceof Map) {
       Object n = ((Map<?, ?>) parsed).get("name");
@@ -419,6 +425,6 @@ public final class OpenMetadataSecretsAdapter {
         return (String) n;
       }
     }
-    return "-";
+    return null;
   }
 }
