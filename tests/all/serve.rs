@@ -1231,7 +1231,7 @@ fn rate_limit_answers_429_with_retry_after_and_sigterm_finishes_requests_in_flig
     let om = Om::new();
     let (a, b) = ("rate-key-a-0123456789", "rate-key-b-0123456789");
     let yaml = format!(
-        "  apiKeys: {{a: {}, b: {}}}\n  roles: [{{role: privileged, principals: [\"apiKey:a\", \"apiKey:b\"]}}]\n  limits: {{ratePerSecond: 0.05, burst: 2}}\n",
+        "  apiKeys: {{a: {}, b: {}}}\n  roles: [{{role: privileged, principals: [\"apiKey:a\", \"apiKey:b\"]}}]\n  limits: {{ratePerSecond: 0.05, burst: 2, requestTimeoutSeconds: 5}}\n",
         sha256_hex(a),
         sha256_hex(b)
     );
@@ -1253,6 +1253,12 @@ fn rate_limit_answers_429_with_retry_after_and_sigterm_finishes_requests_in_flig
             .contains("om_secrets_rate_limited_total 1")
     );
 
+    // A client that never finishes its request head: it does not hold the
+    // process up past the request timeout (and a grace) after SIGTERM.
+    let mut stuck = TcpStream::connect(&s.addr).unwrap();
+    stuck
+        .write_all(b"POST /v1/services/database/x/mask HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
     // SIGTERM while a request is half sent: it is answered, then the
     // process exits 0.
     let seal = json!({"document": mysql("inflight-secret")}).to_string();
@@ -1282,8 +1288,12 @@ fn rate_limit_answers_429_with_retry_after_and_sigterm_finishes_requests_in_flig
     let out = r.ok();
     assert!(at(&out["document"], "/authType/password").starts_with("fernet:"));
     assert!(s.om.store_ids().contains(&pw_id("inflight")));
+    let t0 = Instant::now();
     let status = s.terminate();
     assert!(status.success(), "{status}: {}", s.logs());
+    assert!(t0.elapsed() < Duration::from_secs(25), "{:?}", t0.elapsed());
+    assert!(s.logs().contains("closing them"), "{}", s.logs());
+    drop(stuck);
     s.assert_no_secrets(&["rate-secret", "inflight-secret"]);
 }
 

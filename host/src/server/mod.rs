@@ -320,11 +320,24 @@ impl Server {
         };
         let router = routes::router(app.clone());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let signal = async move {
-            tokio::select! {
-                _ = shutdown => {}
-                _ = stop_rx => {}
+        let fired = Arc::new(tokio::sync::Notify::new());
+        let signal = {
+            let fired = fired.clone();
+            async move {
+                tokio::select! {
+                    _ = shutdown => {}
+                    _ = stop_rx => {}
+                }
+                fired.notify_one();
             }
+        };
+        // Once stopping, connections get the request timeout (and a grace)
+        // to finish: a client that never completes its request (or keeps a
+        // half-sent one open) cannot hold the process up for ever.
+        let grace = app.config.limits.request_timeout + Duration::from_secs(5);
+        let deadline = async move {
+            fired.notified().await;
+            tokio::time::sleep(grace).await;
         };
         let local = listener.local_addr().ok();
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -352,13 +365,27 @@ impl Server {
             }
         };
         let mut serving = std::pin::pin!(serving);
+        let mut deadline = std::pin::pin!(deadline);
         let mut failure = None;
-        tokio::select! {
-            r = &mut serving => r?,
-            Some(e) = fail_rx.recv() => {
-                let _ = stop_tx.send(());
-                failure = Some(e);
-                serving.await?;
+        let mut stop_tx = Some(stop_tx);
+        loop {
+            tokio::select! {
+                r = &mut serving => {
+                    r?;
+                    break;
+                }
+                Some(e) = fail_rx.recv(), if failure.is_none() => {
+                    if let Some(tx) = stop_tx.take() {
+                        let _ = tx.send(());
+                    }
+                    failure = Some(e);
+                }
+                _ = &mut deadline => {
+                    tracing::warn!(
+                        "connections still open {grace:?} after the stop signal; closing them"
+                    );
+                    break;
+                }
             }
         }
         loader.abort();
