@@ -3,7 +3,7 @@
 //! be back (`Retry-After`, whole seconds, at least 1).
 //!
 //! Body size, concurrency and the request timeout are enforced in
-//! [`super::routes`]: the body is read with a limit (413), a request waits
+//! [`super::routes`](mod@super::routes): the body is read with a limit (413), a request waits
 //! for one of `maxConcurrent` permits, and the whole request runs under the
 //! timeout (503).
 

@@ -20,7 +20,7 @@
 //! same answers; the read cache of remote stores (`cacheTtlSeconds`, default
 //! 300 s) bounds how stale one instance's reads can be after another's write.
 //!
-//! Modules, one concern each: [`config`] (the `server:` block), [`routes`]
+//! Modules, one concern each: [`config`] (the `server:` block), [`routes`](mod@routes)(mod@routes)
 //! (route table, handlers, limits on the way in), [`auth`] (API keys, JWTs),
 //! [`roles`] (deny-by-default authorization), [`audit`], [`limits`] (rate
 //! limit), [`metrics`], [`problem`] (RFC 9457 errors), [`openapi`], [`tls`].
@@ -47,7 +47,8 @@
 //! ```
 //!
 //! SIGTERM (or Ctrl-C) stops accepting connections; requests in flight
-//! finish, and operations already started (even of requests that timed out)
+//! finish (connections get the request timeout plus 5 s, then are cut off),
+//! and operations already started (even of requests that timed out)
 //! complete before [`Server::serve`] returns.
 
 pub mod audit;
