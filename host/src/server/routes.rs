@@ -686,12 +686,10 @@ async fn execute(
                     });
                 }
                 out.push(r.map_err(|e| {
-                    let (mut f, mut p) = (Failure::from(&e), Problem::from_error(&e));
-                    if f.pointer.is_none()
-                        && let Some(at) = type_pointer(&e, &kind, it)
-                    {
-                        f.pointer = Some(at.clone());
-                        p.pointer = Some(at);
+                    let f = Failure::of_item(&e, &kind, it);
+                    let mut p = Problem::from_error(&e);
+                    if p.pointer.is_none() {
+                        p.pointer = f.pointer.clone();
                     }
                     (f, p)
                 }));
@@ -736,18 +734,4 @@ fn ids_of(manager: &crate::SecretsManager, kind: &SubjectKind, it: &BatchItem) -
         .and_then(|s| manager.fields(&s, &it.document))
         .map(|f| f.into_iter().map(|f| f.secret_id).collect())
         .unwrap_or_default()
-}
-
-/// Where an unknown connector type sits in the document: the subject's
-/// config's type property (the library's error names the type, not where).
-fn type_pointer(e: &crate::Error, kind: &SubjectKind, it: &BatchItem) -> Option<String> {
-    if !matches!(e, crate::Error::UnknownConnectorType { .. }) {
-        return None;
-    }
-    let s = kind.subject(it.name.as_deref(), &it.document).ok()?;
-    Some(format!(
-        "{}/{}",
-        s.config_pointer,
-        escape_token(&s.type_key)
-    ))
 }
