@@ -10,14 +10,15 @@
 //!
 //! The configs are every variant of every service connector in
 //! `tools/om-connectors-2.0.7.json` (the corpus bench's and
-//! `tests/all/connectors.rs`' corpus). Each client seals under a few names of
-//! its own, so the store holds a bounded set of secrets (updates, as an
-//! OpenMetadata server editing its services makes) rather than growing for
-//! the whole run.
+//! `tests/all/connectors.rs`' corpus). Each client seals under a name of its
+//! own (one entity per client and service type), each seal an update of the entity's previous stored form
+//! (`seal_update`, as OpenMetadata's server edits a service: the secrets the
+//! new form no longer holds are deleted), so the store holds a bounded set of
+//! secrets rather than growing for the whole run.
 //!
-//! Prints requests/s, p50/p99/max latency, the error count, and the server's
-//! resident memory (`VmRSS` of `/proc/<pid>/status`) when ready, at start,
-//! half-way and at the end. Exit status 1 if any request failed. Numbers,
+//! Prints requests/s, p50/p99/max latency (all, and mask and seal apart),
+//! the error count, and the server's resident memory (`VmRSS` of
+//! `/proc/<pid>/status`) when ready, at start, every quarter and at the end. Exit status 1 if any request failed. Numbers,
 //! not assertions on them: under `cargo test --benches` it only says how to
 //! run it.
 //!
@@ -134,12 +135,14 @@ fn start(dir: &Path, clients: u64) -> Server {
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     // Drain stderr for the whole run (the server must never block on it);
-    // pass the listening address on, and echo warnings.
+    // pass the listening address on, and echo the first few other lines.
     std::thread::spawn(move || {
+        let mut shown = 0;
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(url) = line.strip_prefix("om-secrets serve: listening on ") {
                 let _ = tx.send(url.trim().to_string());
-            } else {
+            } else if shown < 5 {
+                shown += 1;
                 eprintln!("  server: {line}");
             }
         }
@@ -218,22 +221,37 @@ fn main() {
             let configs = configs.clone();
             let (total, errors) = (total.clone(), errors.clone());
             tasks.push(tokio::spawn(async move {
-                let mut lat: Vec<u32> = Vec::with_capacity(16_384);
+                let mut lat: Vec<(bool, u32)> = Vec::with_capacity(16_384);
+                // The stored form of each entity (service type, name) this
+                // client sealed last.
+                let mut last: std::collections::HashMap<(String, String), Value> =
+                    Default::default();
                 let mut first_error = None;
                 let mut i = c as usize * 7;
                 while Instant::now() < deadline
                     && total.fetch_add(1, Ordering::Relaxed) < max_requests
                 {
                     let (st, config) = &configs[i % configs.len()];
-                    // A few names per client: seals update the same entities.
-                    let target = Target::service(st.clone(), format!("load-{c}-{}", i % 4));
+                    // One name per client: seals update the same entities.
+                    let name = format!("load-{c}");
+                    let target = Target::service(st.clone(), name.clone());
+                    let entity = (st.clone(), name);
+                    let seal = i % 2 == 1;
                     let begun = Instant::now();
-                    let r = if i % 2 == 0 {
-                        client.mask(&target, config).await
+                    let r = if seal {
+                        client
+                            .seal_update(&target, last.get(&entity), config)
+                            .await
+                            .map(|stored| {
+                                last.insert(entity, stored);
+                            })
                     } else {
-                        client.seal(&target, config).await
+                        client.mask(&target, config).await.map(drop)
                     };
-                    lat.push(begun.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                    lat.push((
+                        seal,
+                        begun.elapsed().as_micros().min(u32::MAX as u128) as u32,
+                    ));
                     if let Err(e) = r {
                         errors.fetch_add(1, Ordering::Relaxed);
                         first_error.get_or_insert_with(|| e.to_string());
@@ -243,8 +261,11 @@ fn main() {
                 (lat, first_error)
             }));
         }
-        tokio::time::sleep(duration / 2).await;
-        let rss_mid = rss(pid);
+        let mut rss_mid = Vec::new();
+        for _ in 0..3 {
+            tokio::time::sleep(duration / 4).await;
+            rss_mid.push(rss(pid).0);
+        }
         let mut all = Vec::new();
         let mut first_errors = Vec::new();
         for t in tasks {
@@ -255,32 +276,59 @@ fn main() {
         (all, first_errors, rss_mid, t0.elapsed())
     });
     let rss_end = rss(pid);
-    let mut lat = latencies;
-    lat.sort_unstable();
-    let n = lat.len();
-    let pct = |p: f64| lat[((n as f64 * p).ceil() as usize).clamp(1, n) - 1] as f64 / 1000.0;
+    let n = latencies.len();
     let errors = errors.load(Ordering::Relaxed);
     println!(
         "  {n} requests (mask and seal alternating) in {:.2} s: {:.0} requests/s",
         wall.as_secs_f64(),
         n as f64 / wall.as_secs_f64()
     );
-    println!(
-        "  latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        pct(0.50),
-        pct(0.99),
-        pct(1.0)
-    );
+    for (what, keep) in [("all", None), ("mask", Some(false)), ("seal", Some(true))] {
+        let mut lat: Vec<u32> = latencies
+            .iter()
+            .filter(|(s, _)| keep.is_none_or(|k| k == *s))
+            .map(|(_, l)| *l)
+            .collect();
+        lat.sort_unstable();
+        let n = lat.len().max(1);
+        let pct = |p: f64| {
+            lat.get(((n as f64 * p).ceil() as usize).clamp(1, n) - 1)
+                .copied()
+                .unwrap_or(0) as f64
+                / 1000.0
+        };
+        println!(
+            "  latency {what:>4}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} requests)",
+            pct(0.50),
+            pct(0.99),
+            pct(1.0),
+            lat.len()
+        );
+    }
     println!("  errors: {errors}");
     for e in first_errors.iter().take(5) {
         println!("    e.g. {e}");
     }
     println!(
-        "  server RSS: start {}, middle {}, end {} (peak {})",
+        "  server RSS: start {}, at 1/4 {}, 1/2 {}, 3/4 {}, end {} (peak {})",
         mib(rss_start.0),
-        mib(rss_mid.0),
+        mib(rss_mid[0]),
+        mib(rss_mid[1]),
+        mib(rss_mid[2]),
         mib(rss_end.0),
         mib(rss_end.1)
+    );
+    let store = dir.path().join("home/store/secrets.json");
+    let held = std::fs::read_to_string(&store)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v["secrets"].as_object().map(|m| m.len()))
+        .unwrap_or(0);
+    println!(
+        "  store at the end: {held} secrets, {} KiB",
+        std::fs::metadata(&store)
+            .map(|m| m.len() / 1024)
+            .unwrap_or(0)
     );
     std::io::stdout().flush().unwrap();
     drop(server);
