@@ -26,4 +26,5 @@ mod plugins_fixtures;
 mod sandbox;
 mod sandbox_fuzz;
 mod serve;
+mod serve_attacks;
 mod store_safety;

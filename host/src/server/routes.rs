@@ -240,10 +240,21 @@ async fn measure(State(app): State<Arc<App>>, req: Request, next: Next) -> Respo
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().as_str().to_string();
+    // A label from a fixed set: HTTP lets a client send any method token,
+    // and one label value per token would grow the registry without bound.
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
     let resp = next.run(req).await;
     app.metrics
-        .request(&route, &method, resp.status().as_u16(), t0.elapsed());
+        .request(&route, method, resp.status().as_u16(), t0.elapsed());
     resp
 }
 
