@@ -23,7 +23,11 @@
 //! run it.
 //!
 //! Environment: `OM_LOAD_CLIENTS` (default 64), `OM_LOAD_SECONDS` (20),
-//! `OM_LOAD_MAX_REQUESTS` (a cap on the total, default 5,000,000).
+//! `OM_LOAD_MAX_REQUESTS` (a cap on the total, default 5,000,000),
+//! `OM_LOAD_STORE` (the server's `SECRET_MANAGER`: default the embedded
+//! `managed-local` file store, whose every write is a synced file
+//! replacement under a lock; `db` seals in place with Fernet and shows the
+//! server's own cost; `in-memory` a managed store without disk).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -109,6 +113,20 @@ impl Drop for Server {
     }
 }
 
+/// The store the server runs on (`OM_LOAD_STORE`), as its environment.
+fn store_env() -> Vec<(String, String)> {
+    match std::env::var("OM_LOAD_STORE") {
+        Ok(store) if !store.is_empty() && store != "managed-local" => vec![
+            ("SECRET_MANAGER".into(), store),
+            (
+                "FERNET_KEY".into(),
+                om_secrets::fernet::FernetKeys::generate_key(),
+            ),
+        ],
+        _ => Vec::new(),
+    }
+}
+
 fn start(dir: &Path, clients: u64) -> Server {
     let hash = hex::encode(sha2::Sha256::digest(KEY.as_bytes()));
     let config = dir.join("om-secrets.yaml");
@@ -127,6 +145,7 @@ fn start(dir: &Path, clients: u64) -> Server {
         .env("OM_SECRETS_HOME", dir.join("home"))
         .env("OM_SECRETS_CACHE", repo().join("target/test-cache"))
         .env("OM_SECRETS_LOG", "warn")
+        .envs(store_env())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -198,8 +217,9 @@ fn main() {
         refused
     });
     println!(
-        "om-secrets serve load: {} service configs ({warm} refused in the warm-up), {clients} clients, {seconds} s, loopback {}",
+        "om-secrets serve load: {} service configs ({warm} refused in the warm-up), {clients} clients, {seconds} s, store {}, loopback {}",
         configs.len(),
+        std::env::var("OM_LOAD_STORE").unwrap_or_else(|_| "managed-local".into()),
         server.url
     );
     println!(
