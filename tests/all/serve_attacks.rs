@@ -227,3 +227,130 @@ fn random_http_methods_do_not_grow_the_metrics() {
         .sum();
     assert_eq!(other, 100, "{m}");
 }
+/// A batch body of `n` small MySQL configs, one entity each (`<prefix>-<i>`).
+fn big_batch(prefix: &str, n: usize) -> Vec<u8> {
+    let items: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({"name": format!("{prefix}-{i}"), "document":
+                {"type": "Mysql", "username": "u", "authType": {"password": "p"}, "hostPort": "h:1"}})
+        })
+        .collect();
+    json!({ "items": items }).to_string().into_bytes()
+}
+
+/// How many requests can keep every worker thread of the server busy.
+fn workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(2)
+}
+
+/// Send `n` copies of one request at once; each answer with the time it took.
+fn at_once(s: &Srv, n: usize, path: &str, key: &str, body: &[u8]) -> Vec<(Resp, Duration)> {
+    std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..n)
+            .map(|_| {
+                sc.spawn(move || {
+                    let t0 = Instant::now();
+                    let r = s.post(path, key, body);
+                    (r, t0.elapsed())
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// `GET /healthz` while `attack` runs: how long it took (or `None`).
+fn healthz_during(s: &Srv, attack: impl FnOnce() + Send) -> Option<Duration> {
+    std::thread::scope(|sc| {
+        let h = sc.spawn(attack);
+        std::thread::sleep(Duration::from_millis(1500));
+        let t0 = Instant::now();
+        let r = try_http(
+            &s.addr,
+            "GET",
+            "/healthz",
+            &[],
+            b"",
+            Duration::from_secs(60),
+        );
+        let took = t0.elapsed();
+        h.join().unwrap();
+        r.filter(|r| r.status == 200).map(|_| took)
+    })
+}
+
+/// A principal without any role (any OpenMetadata user, once JWTs are
+/// configured) sent big batches it may not run: the server computed, for
+/// the audit of the refusal, every document's secret ids by calling a
+/// plugin per document on the async runtime's own threads — as many such
+/// requests as cores stopped the whole server (even `/healthz`) for tens of
+/// seconds, beyond the request timeout, and wrote an audit line per
+/// document. Now a refusal is decided before the body is read where the
+/// route names the entity, never runs a plugin, and answers at once.
+#[test]
+fn refused_callers_cost_no_plugin_call_nor_a_body_read() {
+    let s = Srv::start(&format!(
+        "{}  roles:\n    - {{role: editor, principals: [\"apiKey:teams\"], subjects: [services], serviceTypes: [database], names: [\"team-*\"]}}\n  limits: {{maxBodyBytes: 4194304, ratePerSecond: 10000, burst: 10000, requestTimeoutSeconds: 60}}\n  audit: {{file: audit.jsonl}}\n",
+        api_keys(&["nobody", "teams"])
+    ));
+    let n = workers();
+    let big = big_batch("prod", 36_000);
+    assert!(big.len() < 4_194_304, "{}", big.len());
+    for key in ["key-nobody", "key-teams"] {
+        let mut answers = Vec::new();
+        let took = healthz_during(&s, || {
+            answers = at_once(&s, n, "/v1/batch/services/database/seal", key, &big);
+        });
+        for (r, t) in &answers {
+            assert_eq!(r.status, 403, "{key}: {r:?}");
+            assert!(*t < Duration::from_secs(10), "{key}: a refusal took {t:?}");
+        }
+        let took = took.unwrap_or_else(|| panic!("{key}: /healthz never answered"));
+        assert!(
+            took < Duration::from_secs(5),
+            "{key}: /healthz took {took:?} while refused batches ran"
+        );
+    }
+    // A single route names its entity: the refusal comes before the body,
+    // which a caller without the role never gets to send (here it never
+    // finishes sending it).
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let t0 = Instant::now();
+    c.write_all(
+        format!(
+            "POST /v1/services/database/prod-1/seal HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer key-teams\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{\"document\": "
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    let got = c.read_exact(&mut head);
+    assert!(got.is_ok(), "no answer before the body: {got:?}");
+    assert_eq!(&head, b"HTTP/1.1 403", "{}", String::from_utf8_lossy(&head));
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    drop(c);
+    assert_eq!(s.om.store_bytes(), None, "a refused call wrote");
+    // One audit line per refused request (not per document of a body the
+    // caller may not send), naming no secret id.
+    let audit = std::fs::read_to_string(s.om.home.path().join("audit.jsonl")).unwrap();
+    let lines: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!lines.is_empty());
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["outcome"] == "refused" && l["secretIds"] == json!([])),
+        "{audit}"
+    );
+    let nobody = lines
+        .iter()
+        .filter(|l| l["principal"] == "apiKey:nobody")
+        .count();
+    assert_eq!(nobody, n, "{audit}");
+}

@@ -15,6 +15,10 @@
 //!
 //! `outcome` is `allowed` (the operation ran), `refused` (403) or `failed`
 //! (it was allowed and the library refused or failed it; `status` says how).
+//! A refused line names no secret id: a refusal never runs a plugin (working
+//! ids out would, per document, for a caller who may not have any of it
+//! done), and a route that names its entity refuses before reading the body
+//! (a batch whose kind the caller has no grant for at all: one line, no name).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

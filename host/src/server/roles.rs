@@ -178,8 +178,33 @@ pub fn allowed(
     kind: &SubjectKind,
     name: Option<&str>,
 ) -> bool {
+    grants_for(grants, caller, op, kind).any(|g| {
+        g.names.as_ref().is_none_or(|globs| {
+            name.is_some_and(|n| globs.iter().any(|g| glob(g.as_bytes(), n.as_bytes())))
+        })
+    })
+}
+
+/// Whether `caller` may run `op` on some entity of `kind` (whatever its
+/// name): a batch's body is read only if so.
+pub fn allowed_somewhere(
+    grants: &[Grant],
+    caller: &Caller,
+    op: Operation,
+    kind: &SubjectKind,
+) -> bool {
+    grants_for(grants, caller, op, kind).next().is_some()
+}
+
+/// The grants that give `caller` `op` on `kind`, names aside.
+fn grants_for<'a>(
+    grants: &'a [Grant],
+    caller: &'a Caller,
+    op: Operation,
+    kind: &'a SubjectKind,
+) -> impl Iterator<Item = &'a Grant> {
     let need = Role::needed_for(op);
-    grants.iter().any(|g| {
+    grants.iter().filter(move |g| {
         g.role >= need
             && g.principals.iter().any(|p| caller.is(p))
             && g.subjects
@@ -188,9 +213,6 @@ pub fn allowed(
             && g.service_types.as_ref().is_none_or(|types| match kind {
                 SubjectKind::Service(t) => types.iter().any(|x| x.eq_ignore_ascii_case(t)),
                 _ => false,
-            })
-            && g.names.as_ref().is_none_or(|globs| {
-                name.is_some_and(|n| globs.iter().any(|g| glob(g.as_bytes(), n.as_bytes())))
             })
     })
 }
@@ -274,6 +296,18 @@ mod tests {
             Operation::Seal,
             &db,
             None
+        ));
+        assert!(allowed_somewhere(
+            std::slice::from_ref(&g),
+            &bot,
+            Operation::Seal,
+            &db
+        ));
+        assert!(!allowed_somewhere(
+            std::slice::from_ref(&g),
+            &bot,
+            Operation::Seal,
+            &SubjectKind::Service("messaging".into())
         ));
         assert!(!allowed(
             std::slice::from_ref(&g),

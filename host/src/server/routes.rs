@@ -332,17 +332,58 @@ async fn api(
         p.retry_after = Some(secs);
         return Err(p.into_response());
     }
+    let (mut parts, body) = req.into_parts();
+    let keep_references = parts
+        .uri
+        .query()
+        .map(|q| {
+            q.split('&')
+                .any(|kv| kv.eq_ignore_ascii_case("keepReferences=true"))
+        })
+        .unwrap_or(false);
+    let params: HashMap<String, String> =
+        match <Path<HashMap<String, String>> as axum::extract::FromRequestParts<()>>::from_request_parts(&mut parts, &()).await {
+            Ok(Path(p)) => p,
+            Err(_) => {
+                return Err(Problem::bad_request("the path's names are not valid").into_response());
+            }
+        };
+    let kind = s.kind(&params);
+    let operation = op.operation(keep_references);
+    // Authorization before the body: a caller the route's entity (or, for a
+    // batch, every entity of the kind) is refused to never gets its body read
+    // nor a plugin run, and holds no concurrency permit.
+    let route_name = if batch {
+        None
+    } else {
+        params.get("name").map(String::as_str)
+    };
+    let may = if batch {
+        roles::allowed_somewhere(&app.grants, &caller, operation, &kind)
+    } else {
+        roles::allowed(&app.grants, &caller, operation, &kind, route_name)
+    };
+    if !may {
+        if audit::audited(operation) {
+            app.audit.record(&Event {
+                principal: &caller.id,
+                op: operation,
+                kind: &kind,
+                name: route_name,
+                ids: &[],
+                outcome: AuditOutcome::Refused,
+                status: 403,
+            });
+        }
+        let which = if batch {
+            "this batch's entities"
+        } else {
+            "this entity"
+        };
+        return Err(forbidden(&caller, operation, which));
+    }
     let timeout = app.config.limits.request_timeout;
     let work = async {
-        let (parts, body) = req.into_parts();
-        let keep_references = parts
-            .uri
-            .query()
-            .map(|q| {
-                q.split('&')
-                    .any(|kv| kv.eq_ignore_ascii_case("keepReferences=true"))
-            })
-            .unwrap_or(false);
         let content_type = parts
             .headers
             .get(header::CONTENT_TYPE)
@@ -359,17 +400,6 @@ async fn api(
                 .into_response());
             }
         }
-        let params: HashMap<String, String> = {
-            let mut parts = parts;
-            match <Path<HashMap<String, String>> as axum::extract::FromRequestParts<()>>::from_request_parts(&mut parts, &()).await {
-                Ok(Path(p)) => p,
-                Err(_) => {
-                    return Err(
-                        Problem::bad_request("the path's names are not valid").into_response()
-                    );
-                }
-            }
-        };
         let permit = app
             .concurrency
             .clone()
@@ -377,18 +407,16 @@ async fn api(
             .await
             .map_err(|_| Problem::not_ready("shutting down").into_response())?;
         let bytes = read_body(&app, body).await?;
-        let kind = s.kind(&params);
-        let operation = op.operation(keep_references);
         let items = if batch {
             parse_batch(&bytes, op)?
         } else {
             let name = params.get("name").cloned();
             vec![Ok(parse_single(&bytes, op, name)?)]
         };
-        Ok::<_, Response>((permit, kind, operation, items))
+        Ok::<_, Response>((permit, items))
     };
     let run = async {
-        let (permit, kind, operation, items) = match work.await {
+        let (permit, items) = match work.await {
             Ok(x) => x,
             Err(r) => return r,
         };
@@ -608,42 +636,27 @@ async fn execute(
         .map(|(i, _)| i)
         .collect();
     if !refused.is_empty() {
+        // No secret ids: working them out would run a plugin per document
+        // for a caller who may not have any of it done.
         if audit::audited(op) {
             for it in items.iter().flatten() {
-                let ids = ids_of(&manager, &kind, it);
                 app.audit.record(&Event {
                     principal: &caller.id,
                     op,
                     kind: &kind,
                     name: it.name.as_deref(),
-                    ids: &ids,
+                    ids: &[],
                     outcome: AuditOutcome::Refused,
                     status: 403,
                 });
             }
         }
-        let what = match op {
-            Operation::Reveal {
-                keep_references: true,
-            } => "reveal with keepReferences=true".to_string(),
-            other => op_name(other).to_string(),
+        let which = if batch {
+            format!("item {} of this batch", refused[0])
+        } else {
+            "this entity".into()
         };
-        return Problem::forbidden(format!(
-            "`{}` may not {what} {} (it needs the `{}` role there)",
-            caller.id,
-            if batch {
-                format!("item {} of this batch", refused[0])
-            } else {
-                "this entity".into()
-            },
-            match roles::Role::needed_for(op) {
-                roles::Role::Viewer => "viewer",
-                roles::Role::Editor => "editor",
-                roles::Role::Ingestion => "ingestion",
-                roles::Role::Privileged => "privileged",
-            }
-        ))
-        .into_response();
+        return forbidden(&caller, op, &which);
     }
     // Run in a task of its own: a request that times out leaves the
     // operation to finish (the permit goes with it). The library's batch
@@ -736,6 +749,27 @@ async fn execute(
             None => Problem::bad_request("no document").into_response(),
         }
     }
+}
+
+/// 403: `caller` may not run `op` on `which`.
+fn forbidden(caller: &Caller, op: Operation, which: &str) -> Response {
+    let what = match op {
+        Operation::Reveal {
+            keep_references: true,
+        } => "reveal with keepReferences=true".to_string(),
+        other => op_name(other).to_string(),
+    };
+    Problem::forbidden(format!(
+        "`{}` may not {what} {which} (it needs the `{}` role there)",
+        caller.id,
+        match roles::Role::needed_for(op) {
+            roles::Role::Viewer => "viewer",
+            roles::Role::Editor => "editor",
+            roles::Role::Ingestion => "ingestion",
+            roles::Role::Privileged => "privileged",
+        }
+    ))
+    .into_response()
 }
 
 /// The secret ids a document's fields have (for the audit); none if the
