@@ -580,3 +580,67 @@ fn client_batch_too_large_for_the_body_limit_is_sent_in_halves() {
     assert!(answers[3]["error"].is_object());
     assert_eq!(answers[4]["document"]["authType"]["password"], "*********");
 }
+
+#[test]
+fn client_pipelines_and_workflows_through_the_server_match_in_process() {
+    let om = Om::new();
+    let s = serve(&om);
+    let pipeline = json!({
+        "name": "dbt-ingest",
+        "pipelineType": "dbt",
+        "sourceConfig": {"config": {
+            "type": "DBT",
+            "dbtConfigSource": {
+                "dbtConfigType": "cloud",
+                "dbtCloudAuthToken": SECRET,
+                "dbtCloudAccountId": "123",
+                "dbtCloudUrl": "https://cloud.getdbt.com"
+            }
+        }}
+    });
+    let wf = json!({
+        "name": "test-connection",
+        "workflowType": "TEST_CONNECTION",
+        "request": {
+            "serviceType": "Database",
+            "connectionType": "Mysql",
+            "serviceName": "mysql-prod",
+            "connection": {"config": mysql()}
+        }
+    });
+    for (opt, name, doc) in [
+        ("--pipeline", "dbt-ingest", &pipeline),
+        ("--workflow", "test-connection", &wf),
+    ] {
+        let t = [opt, name];
+        let fields = om.json(&args(&with("fields", &t)), doc);
+        assert_eq!(s.json(&om, &args(&with("fields", &t)), doc), fields);
+        assert_eq!(fields.as_array().unwrap().len(), 1, "{fields}");
+        assert_eq!(
+            s.json(&om, &args(&with("mask", &t)), doc),
+            om.json(&args(&with("mask", &t)), doc)
+        );
+        let stored = s.json(&om, &args(&with("seal", &t)), doc);
+        assert_absent(&stored, SECRET);
+        assert_eq!(om.store_ids(), [fields[0]["secretId"].as_str().unwrap()]);
+        assert_eq!(om.json(&args(&with("reveal", &t)), &stored), *doc);
+        assert_eq!(s.json(&om, &args(&with("reveal", &t)), &stored), *doc);
+        let deleted = s.json(&om, &args(&with("forget", &t)), &stored);
+        assert_eq!(deleted["deleted"], json!([fields[0]["secretId"]]));
+        assert!(om.store_ids().is_empty());
+    }
+    // A workflow that names no service type: the same message either way.
+    let bare = json!({"request": {"connection": {"config": {}}}}).to_string();
+    let local = om.run(&["seal", "--workflow", "w"], &bare);
+    let remote = s.run(&om, &["seal", "--workflow", "w"], &bare);
+    assert!(
+        local.err().contains("/request/serviceType"),
+        "{}",
+        local.stderr
+    );
+    assert!(
+        remote.err().contains("/request/serviceType"),
+        "{}",
+        remote.stderr
+    );
+}
