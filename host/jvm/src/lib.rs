@@ -74,8 +74,9 @@ pub enum Source<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Thrown {
-    /// `input`, `plugin`, `store`, `config` or `internal`: which Java
-    /// exception.
+    /// Which Java exception: `input` (InvalidInputException), `plugin`,
+    /// `store`, `config`, `closed` (IllegalStateException) or `internal`
+    /// (OmSecretsException).
     pub kind: &'static str,
     /// The RFC 6901 pointer into the document (`input`).
     pub pointer: Option<String>,
@@ -333,17 +334,6 @@ impl Op {
             5 => Op::Fields,
             _ => return Err(Thrown::new("internal", format!("unknown operation {n}"))),
         })
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Op::Seal => "seal",
-            Op::Reveal => "reveal",
-            Op::Mask => "mask",
-            Op::Merge => "merge",
-            Op::Forget => "forget",
-            Op::Fields => "fields",
-        }
     }
 
     fn batch_operation(self, keep_references: bool) -> Operation {
@@ -605,9 +595,4 @@ impl std::fmt::Debug for Instance {
             .field("manager", &self.manager)
             .finish_non_exhaustive()
     }
-}
-
-/// The name an operation has in messages.
-pub fn op_name(op: Op) -> &'static str {
-    op.name()
 }

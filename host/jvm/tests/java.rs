@@ -324,13 +324,16 @@ fn readme_example_runs_from_the_jar_and_from_the_library_path() {
         .arg(&cp)
         .arg("ExampleRun"));
     check_example(&from_jar, "jar");
-    // From java.library.path: the classes without the jar's copy.
+    // From java.library.path: the classes without the jar's copy; the
+    // directory of this build's library (a test build leaves it in deps/).
+    let native = packaging::native_library(&profile).unwrap();
+    let native_dir = native.parent().unwrap();
     let classes = profile.join("om-secrets-jvm/classes-only");
     javac(&java_files(&packaging::main_sources()), &[], &classes, true).unwrap();
     let cp = std::env::join_paths([classes.as_path(), b.test_classes.as_path()]).unwrap();
     let from_path = run(java(work.path())
         .arg("-Dom.test.printSource=true")
-        .arg(format!("-Djava.library.path={}", profile.display()))
+        .arg(format!("-Djava.library.path={}", native_dir.display()))
         .arg("-cp")
         .arg(&cp)
         .arg("ExampleRun"));
