@@ -354,3 +354,32 @@ fn refused_callers_cost_no_plugin_call_nor_a_body_read() {
         .count();
     assert_eq!(nobody, n, "{audit}");
 }
+/// A viewer's batch of tens of thousands of documents kept running after
+/// its request timed out (503), holding its concurrency permit: with
+/// `maxConcurrent` such requests, every other caller got 503 for as long as
+/// the abandoned work took. Now a batch stops starting documents once its
+/// request is gone (documents already started finish, writes included).
+#[test]
+fn a_batch_whose_request_timed_out_stops_and_frees_its_permit() {
+    let s = Srv::start(&format!(
+        "{}  roles:\n    - {{role: viewer, principals: [\"apiKey:viewer\"]}}\n  limits: {{maxBodyBytes: 4194304, maxConcurrent: 1, ratePerSecond: 10000, burst: 10000, requestTimeoutSeconds: 3}}\n",
+        api_keys(&["viewer"])
+    ));
+    let big = big_batch("svc", 36_000);
+    let t0 = Instant::now();
+    let r = s.post("/v1/batch/services/database/mask", "key-viewer", &big);
+    assert_eq!(r.status, 503, "{r:?}");
+    assert!(r.body.contains("/timeout"), "{}", r.body);
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    // The next request gets the one permit within its own timeout.
+    let doc = json!({"document": {"type": "Mysql", "username": "u",
+        "authType": {"password": "never-shown"}, "hostPort": "h:1"}});
+    let r = s.post(
+        "/v1/services/database/svc/mask",
+        "key-viewer",
+        doc.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["document"]["authType"]["password"], "*********");
+}

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use axum::Router;
@@ -659,21 +660,38 @@ async fn execute(
         return forbidden(&caller, op, &which);
     }
     // Run in a task of its own: a request that times out leaves the
-    // operation to finish (the permit goes with it). The library's batch
-    // future is not `Send`: it runs on a blocking-pool thread, driven by
-    // this runtime's I/O and timers.
+    // documents already started to finish (the permit goes with them), and
+    // the task starts no more once the request is gone (timed out, or its
+    // client went away): an abandoned batch of thousands of documents would
+    // otherwise hold its permit, and the CPU, for as long as they all take.
+    // The library's batch future is not `Send`: it runs on a blocking-pool
+    // thread, driven by this runtime's I/O and timers.
+    let gone = Arc::new(AtomicBool::new(false));
+    let _on_drop = SetOnDrop(gone.clone());
     let task_app = app.clone();
     let rt = tokio::runtime::Handle::current();
     let handle = tokio::task::spawn_blocking(move || {
         rt.block_on(async move {
             let _permit = permit;
             let ok: Vec<BatchItem> = items.iter().flatten().cloned().collect();
-            let ids: Vec<Vec<String>> = if audit::audited(op) && op != Operation::Forget {
-                ok.iter().map(|it| ids_of(&manager, &kind, it)).collect()
-            } else {
-                vec![Vec::new(); ok.len()]
-            };
-            let mut results = manager.batch(op, &kind, &ok).await.into_iter();
+            let mut ids: Vec<Vec<String>> = Vec::with_capacity(ok.len());
+            let mut results: Vec<Option<crate::Result<Outcome>>> = Vec::with_capacity(ok.len());
+            for chunk in ok.chunks(CHUNK) {
+                if gone.load(Ordering::Relaxed) {
+                    ids.extend(chunk.iter().map(|_| Vec::new()));
+                    results.extend(chunk.iter().map(|_| None));
+                    continue;
+                }
+                ids.extend(chunk.iter().map(|it| {
+                    if audit::audited(op) && op != Operation::Forget {
+                        ids_of(&manager, &kind, it)
+                    } else {
+                        Vec::new()
+                    }
+                }));
+                results.extend(manager.batch(op, &kind, chunk).await.into_iter().map(Some));
+            }
+            let mut results = results.into_iter();
             let mut ids = ids.into_iter();
             let mut out: Vec<Result<Outcome, (Failure, Problem)>> = Vec::with_capacity(items.len());
             for it in &items {
@@ -684,8 +702,32 @@ async fn execute(
                     out.push(Err((f, p)));
                     continue;
                 };
-                let r = results.next().expect("one result per item");
                 let mut item_ids = ids.next().unwrap_or_default();
+                let Some(r) = results.next().expect("one result per item") else {
+                    if audit::audited(op) {
+                        task_app.audit.record(&Event {
+                            principal: &caller.id,
+                            op,
+                            kind: &kind,
+                            name: it.name.as_deref(),
+                            ids: &item_ids,
+                            outcome: AuditOutcome::Failed,
+                            status: 503,
+                        });
+                    }
+                    let f = Failure {
+                        pointer: None,
+                        message: "not run: the request timed out or its client went away".into(),
+                    };
+                    let p = Problem::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "timeout",
+                        "Request timed out",
+                        f.message.clone(),
+                    );
+                    out.push(Err((f, p)));
+                    continue;
+                };
                 let (status, outcome) = match &r {
                     Ok(o) => {
                         if let Outcome::Deleted(d) = o {
@@ -748,6 +790,20 @@ async fn execute(
             Some(Err((_, p))) => p.into_response(),
             None => Problem::bad_request("no document").into_response(),
         }
+    }
+}
+
+/// A batch's documents go to the library this many at a time; between two
+/// chunks, a batch whose request is gone stops.
+const CHUNK: usize = 32;
+
+/// Sets its flag when dropped: the handler's future is dropped when the
+/// request times out or its client goes away.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
