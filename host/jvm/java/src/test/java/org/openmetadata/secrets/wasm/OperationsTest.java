@@ -19,9 +19,10 @@ class OperationsTest {
   static final List<String> CASES = List.of("mysql", "postgresEntity", "kafka", "bot", "pipeline", "workflow");
 
   @ParameterizedTest
-  @ValueSource(strings = {"db", "managed-local", "in-memory", "managed-vault"})
+  @ValueSource(strings = {"db", "managed-local", "in-memory", "managed-vault", "local"})
   void everyOperationOnEverySubject(String mode) {
-    boolean managed = !mode.equals("db");
+    // `local` is the embedded store non-managed: values sealed in place, as in db mode.
+    boolean managed = mode.startsWith("managed-") || mode.equals("in-memory");
     try (OmSecrets om = open(mode)) {
       for (String c : CASES) {
         Subject s = subject(c);
@@ -157,6 +158,30 @@ class OperationsTest {
         assertEquals(parse(document(c)), parse(om.reveal(one, st, false)));
         assertEquals(parse(om.mask(one, st)), parse(om.maskBatch(kind, List.of(BatchItem.of(one.name(), st))).get(0).get()));
       }
+    }
+  }
+
+  /** seal with the previous stored form deletes the secrets the new form no longer references. */
+  @ParameterizedTest
+  @ValueSource(strings = {"managed-local", "managed-vault"})
+  void sealWithThePreviousFormDeletesWhatIsNoLongerReferenced(String mode) {
+    try (OmSecrets om = open(mode)) {
+      Subject s = Subject.service("database", "snow");
+      String v1 = "{\"type\":\"Snowflake\",\"username\":\"INGEST\",\"account\":\"xy1\","
+          + "\"privateKey\":\"-----BEGIN PRIVATE KEY-----\\nabc\\n-----END PRIVATE KEY-----\\n\","
+          + "\"snowflakePrivatekeyPassphrase\":\"key-pass\"}";
+      String stored1 = om.seal(s, v1);
+      assertEquals(2, om.fields(s, v1).stream().filter(f -> f.treatment().equals("secret")).count());
+      String v2 = om.merge(s, stored1, om.mask(s, stored1).replace(",\"privateKey\":\"" + MASK + "\"", ""));
+      String stored2 = om.seal(s, v2, stored1);
+      assertEquals(null, at(stored2, "/privateKey"));
+      assertEquals("key-pass", str(om.reveal(s, stored2, false), "/snowflakePrivatekeyPassphrase"));
+      // The private key's secret is gone: the old form no longer reveals.
+      StoreException gone = assertThrows(StoreException.class, () -> om.reveal(s, stored1, false));
+      assertTrue(gone.secretId().endsWith("/openmetadata/database/snow/privatekey"), gone.secretId());
+      List<String> deleted = om.forget(s, stored2);
+      assertEquals(1, deleted.size());
+      assertTrue(deleted.get(0).endsWith("/openmetadata/database/snow/snowflakeprivatekeypassphrase"), deleted.get(0));
     }
   }
 }
