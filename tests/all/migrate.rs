@@ -1006,6 +1006,27 @@ fn only_missing_tables_and_checkpoints(kind: &'static str) {
     assert!(bad.stderr.contains("`no_such_table`"), "{}", bad.stderr);
     assert!(om.store_ids().is_empty());
 
+    // Not a managed mode: refused before anything is read.
+    let db_mode = Om::new()
+        .with("FERNET_KEY", &fx.key)
+        .with("SECRET_MANAGER", "db");
+    let r = migrate(&db_mode, &fx.db.url, &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("managed secretsManager"), "{}", r.stderr);
+    // An unreachable database: the error names it without its password.
+    let r = migrate(
+        &om,
+        "postgres://om:hunter2-pw@127.0.0.1:1/openmetadata_db",
+        &[],
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("postgres://127.0.0.1:1/openmetadata_db"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+
     let only = migrate(&om, &fx.db.url, &["--only", "dbservice_entity,user_entity"]);
     assert_eq!(only.code, 0, "{}", only.stderr);
     let tables: Vec<&str> = only.report["tables"]

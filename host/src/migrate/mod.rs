@@ -768,6 +768,7 @@ async fn migrate_rows(
     let orig = manager.reveal_batch(&kind, &orig_items, false).await;
     step("kms-written");
     let mut retry = Vec::new();
+    let mut updates: Vec<(usize, Value)> = Vec::new();
     for ((&i, back), orig) in changed.iter().zip(back).zip(orig) {
         let p = &work[i].0;
         let sealed = outcome[i].take().expect("changed rows are sealed");
@@ -793,21 +794,36 @@ async fn migrate_rows(
             skip(tr, report, table, &p.id, reason);
             continue;
         }
-        let new_text = sealed.to_string();
-        let set = ctx
-            .db
-            .compare_and_set(
-                table.name,
-                &ctx.json_type,
-                &p.id,
-                &p.text,
-                &new_text,
-                || step("row-updated"),
-            )
-            .await
-            .map_err(|e| ctx.db_err(e))?;
+        updates.push((i, sealed));
+    }
+    // The row updates: each its own short transaction, compare-and-set on
+    // the text read; several at once (the pool's connections), results
+    // taken in row order.
+    let mut running = tokio::task::JoinSet::new();
+    for (k, (i, sealed)) in updates.iter().enumerate() {
+        let p = &work[*i].0;
+        let (db, name, json_type) = (ctx.db.clone(), table.name, ctx.json_type.clone());
+        let (id, old, new) = (p.id.clone(), p.text.clone(), sealed.to_string());
+        running.spawn(async move {
+            let r = db
+                .compare_and_set(name, &json_type, &id, &old, &new, || step("row-updated"))
+                .await;
+            if matches!(r, Ok(true)) {
+                step("row-committed");
+            }
+            (k, r)
+        });
+    }
+    let mut results: Vec<Option<Result<bool, sqlx::Error>>> =
+        updates.iter().map(|_| None).collect();
+    while let Some(done) = running.join_next().await {
+        let (k, r) = done.expect("a row update task never panics");
+        results[k] = Some(r);
+    }
+    for ((i, sealed), r) in updates.into_iter().zip(results) {
+        let p = &work[i].0;
+        let set = r.expect("every update ran").map_err(|e| ctx.db_err(e))?;
         if set {
-            step("row-committed");
             for (from, to) in std::mem::take(&mut moves[i]) {
                 report.moved.push(report::Moved {
                     table: table.name.to_string(),

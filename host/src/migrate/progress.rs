@@ -130,9 +130,15 @@ impl Progress for Bar {
     fn table_started(&self, table: &str, total: u64) {
         let bar = self.multi.add(indicatif::ProgressBar::new(total));
         let style = indicatif::ProgressStyle::with_template(
-            "{prefix:<28} [{bar:30}] {pos:>7}/{len:7} {per_sec:>12} ETA {eta}",
+            "{prefix:<28} [{bar:30}] {pos:>7}/{len:7} {rate:>12} ETA {eta}",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0} rows/s", state.per_sec());
+            },
+        )
         .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(table.to_string());
