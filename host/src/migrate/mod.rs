@@ -48,6 +48,25 @@
 //! checkpoint, so the next run is a full (idempotent) pass; `--restart`
 //! ignores it. `--dry-run` writes nothing, the checkpoint table included.
 //!
+//! ## At start-up
+//!
+//! The service and the JVM binding run the same migration before they
+//! report ready (`migrateOnStart: URL`), as OpenMetadata once did:
+//!
+//! ```no_run
+//! # async fn start(manager: &om_secrets::SecretsManager) -> Result<(), om_secrets::migrate::MigrateError> {
+//! use om_secrets::migrate::{MigrateOptions, Silent, migrate};
+//! let opts = MigrateOptions::new("postgres://om:pw@db:5432/openmetadata_db");
+//! let report = migrate(manager, &opts, &Silent).await?;
+//! if !report.is_clean() {
+//!     // report.skipped / report.orphans name every row (table, id, reason):
+//!     // stay not-ready, or serve and alert, as configured.
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Soft-deleted rows are migrated too (a restore must find their secrets).
+//!
 //! ## Test hook
 //!
 //! `OM_SECRETS_TEST_STALL_AT_STEP=N` (tests only) makes the run stop at its
