@@ -383,3 +383,51 @@ fn a_batch_whose_request_timed_out_stops_and_frees_its_permit() {
     let v: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["document"]["authType"]["password"], "*********");
 }
+
+/// An envelope member the route does not take was named in the problem: the
+/// detail showed it only when it is a short identifier ("a member"
+/// otherwise), but the `pointer` repeated it whole, whatever it held — a
+/// client that sent a credential as a member name (a config flattened into
+/// the envelope, `{"password=…": …}`) got it back in an error body, which
+/// clients log. The pointer now names such a member only as the
+/// detail does; an identifier is still pointed at.
+#[test]
+fn an_unknown_envelope_member_is_never_echoed_unless_an_identifier() {
+    let s = Srv::start(&format!(
+        "{}  roles:\n    - {{role: privileged, principals: [\"apiKey:admin\"]}}\n",
+        api_keys(&["admin"])
+    ));
+    let secret = "pw=s3cr3t-in-a-member-name";
+    let doc = json!({"type": "Mysql", "authType": {"password": "x"}});
+    for (path, body, pointer) in [
+        (
+            "/v1/services/database/m/seal",
+            json!({"document": doc, secret: 1}),
+            "",
+        ),
+        ("/v1/batch/services/database/seal", json!({secret: []}), ""),
+        (
+            "/v1/services/database/m/mask",
+            json!({"document": doc, "stored": {}}),
+            "/stored",
+        ),
+    ] {
+        let r = s.post(path, "key-admin", body.to_string().as_bytes());
+        assert_eq!(r.status, 400, "{r:?}");
+        assert!(!r.body.contains("s3cr3t"), "{path}: {}", r.body);
+        let p: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(p["pointer"], pointer, "{path}: {p}");
+    }
+    // A batch item's envelope: its own error, no echo either.
+    let r = s.post(
+        "/v1/batch/services/database/mask",
+        "key-admin",
+        json!({"items": [{"name": "m", "document": doc, secret: true}]})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(!r.body.contains("s3cr3t"), "{}", r.body);
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["results"][0]["error"]["pointer"], "", "{v}");
+}

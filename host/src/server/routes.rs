@@ -522,7 +522,7 @@ fn item_from(
     let allowed = members(op);
     if let Some(k) = m.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err((
-            format!("{at}/{}", escape_token(k)),
+            member_pointer(at, k),
             format!(
                 "{} is not taken here; {} takes: {}",
                 shown(k),
@@ -558,6 +558,17 @@ fn item_from(
     })
 }
 
+/// The pointer of an envelope member the route does not take: the member
+/// when [`shown`] names it, else the envelope (a member name may be anything
+/// a client sent, and is never repeated unless it is an identifier).
+fn member_pointer(at: &str, key: &str) -> String {
+    if shown(key).starts_with('`') {
+        format!("{at}/{}", escape_token(key))
+    } else {
+        at.to_string()
+    }
+}
+
 fn escape_token(k: &str) -> String {
     k.replace('~', "~0").replace('/', "~1")
 }
@@ -574,7 +585,7 @@ fn parse_batch(bytes: &[u8], op: Op) -> Result<Vec<Result<BatchItem, Failure>>, 
     let mut m = parse_json(bytes)?;
     if let Some(k) = m.keys().find(|k| k.as_str() != "items") {
         return Err(Problem::bad_request_at(
-            &format!("/{}", escape_token(k)),
+            &member_pointer("", k),
             format!(
                 "{} is not taken here; a batch body is {{\"items\": [...]}}",
                 shown(k)
