@@ -1054,7 +1054,21 @@ async fn orphans_of(
         return Ok(());
     };
     let scope = manager.scope(&subject);
-    let listed = store.list(&scope.root).await.map_err(Error::from)?;
+    let listed = match store.list(&scope.root).await {
+        Ok(l) => l,
+        Err(e) => {
+            // Unchecked is reported, never assumed clean.
+            report.orphans.push(Orphan {
+                table: table.name.to_string(),
+                row: p.id.clone(),
+                secret_id: format!(
+                    "{} (not checked: {e}; compare the store's ids below it with the row's references)",
+                    scope.root
+                ),
+            });
+            return Ok(());
+        }
+    };
     for id in listed.into_iter().filter(|i| scope.contains(i)) {
         if !referenced.contains(&id) {
             report.orphans.push(Orphan {
