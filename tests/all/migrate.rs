@@ -648,9 +648,10 @@ fn a_concurrent_writer_loses_nothing(kind: &'static str) {
         "10",
     ]);
     let report_path = om.home.path().join("writer-report.json");
+    let resume = om.home.path().join("resume");
     cmd.args(["--report", report_path.to_str().unwrap()])
         .env("OM_SECRETS_TEST_STALL_AT_STEP", "1")
-        .env("OM_SECRETS_TEST_PAUSE_MS", "5000")
+        .env("OM_SECRETS_TEST_RESUME_FILE", &resume)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -754,6 +755,7 @@ fn a_concurrent_writer_loses_nothing(kind: &'static str) {
         db.close().await;
         mm.reveal(&subject, &sealed, false).await.unwrap()
     });
+    std::fs::write(&resume, "").unwrap();
     let status = child.wait().unwrap();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();

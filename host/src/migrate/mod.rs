@@ -73,8 +73,8 @@
 //! N-th step — after a page's store writes and read-back, after a row's
 //! `UPDATE` before its `COMMIT`, after the commit, after a checkpoint —
 //! print `stalled at step N` on stderr and wait to be killed; with
-//! `OM_SECRETS_TEST_PAUSE_MS=MS` too, print `paused at step N`, sleep MS ms
-//! and go on. `OM_SECRETS_TEST_STALL_BEFORE_TABLE=<table>` stalls when that
+//! `OM_SECRETS_TEST_RESUME_FILE=PATH` too, print `paused at step N`, wait
+//! until PATH exists (at most 120 s) and go on. `OM_SECRETS_TEST_STALL_BEFORE_TABLE=<table>` stalls when that
 //! table is about to start. None of them changes data.
 
 pub mod db;
@@ -171,14 +171,15 @@ fn step(label: &str) {
     if let Some(at) = at {
         let n = STEPS.fetch_add(1, Ordering::SeqCst) + 1;
         if n == *at {
-            // With OM_SECRETS_TEST_PAUSE_MS the run pauses and goes on (a
-            // test changes rows meanwhile); without, it waits to be killed.
-            if let Some(ms) = std::env::var("OM_SECRETS_TEST_PAUSE_MS")
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok())
-            {
+            // With OM_SECRETS_TEST_RESUME_FILE the run pauses until that
+            // file exists (a test changes rows meanwhile), then goes on;
+            // without, it waits to be killed.
+            if let Ok(file) = std::env::var("OM_SECRETS_TEST_RESUME_FILE") {
                 eprintln!("om-secrets: test hook: paused at step {n} ({label})");
-                std::thread::sleep(std::time::Duration::from_millis(ms));
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
+                while !std::path::Path::new(&file).exists() && std::time::Instant::now() < until {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
                 return;
             }
             eprintln!("om-secrets: test hook: stalled at step {n} ({label})");
