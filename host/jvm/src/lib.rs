@@ -596,3 +596,111 @@ impl std::fmt::Debug for Instance {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(fields: &[Option<&[u8]>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for f in fields {
+            match f {
+                None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+                Some(b) => {
+                    out.extend_from_slice(&(b.len() as i32).to_be_bytes());
+                    out.extend_from_slice(b);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn batch_frames_round_trip_and_malformed_ones_are_errors() {
+        let mut b = frame(&[Some(b"a"), Some(b"{}"), None, None]);
+        b.extend(frame(&[None, Some(b"[1]"), Some(b""), None]));
+        let f = frames(&b).unwrap();
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0], [Some(&b"a"[..]), Some(&b"{}"[..]), None, None]);
+        assert_eq!(f[1], [None, Some(&b"[1]"[..]), Some(&b""[..]), None]);
+        assert_eq!(frames(&[]).unwrap().len(), 0);
+        for bad in [&b[..3], &b[..b.len() - 1], &frame(&[Some(b"abc")])[..6]] {
+            assert_eq!(frames(bad).unwrap_err().kind, "internal");
+        }
+        // A length beyond the buffer.
+        let mut huge = i32::MAX.to_be_bytes().to_vec();
+        huge.extend_from_slice(b"x");
+        assert!(frames(&huge).is_err());
+    }
+
+    #[test]
+    fn a_panic_is_an_internal_error_without_its_message() {
+        let a = guarded("a test", || panic!("secret-in-a-panic"));
+        assert_eq!(a[0], b'E');
+        let t: Value = serde_json::from_slice(&a[1..]).unwrap();
+        assert_eq!(t["kind"], "internal");
+        assert!(!t["message"].as_str().unwrap().contains("secret-in-a-panic"));
+        assert_eq!(guarded("ok", || Ok(b"{}".to_vec())), b"O{}");
+    }
+
+    #[test]
+    fn library_errors_map_to_the_java_exceptions() {
+        let kms = |kind| {
+            Error::Kms(om_secrets::kms::KmsError::new(
+                "vault",
+                Some("/om/x"),
+                kind,
+                "down",
+            ))
+        };
+        let t = Thrown::from_error(&kms(KmsErrorKind::Transient), None);
+        assert_eq!(
+            (t.kind, t.retryable, t.secret_id.as_deref()),
+            ("store", true, Some("/om/x"))
+        );
+        assert!(!Thrown::from_error(&kms(KmsErrorKind::Auth), None).retryable);
+        let t = Thrown::from_error(&Error::input("/a/b", "bad"), None);
+        assert_eq!((t.kind, t.pointer.as_deref()), ("input", Some("/a/b")));
+        let t = Thrown::from_error(&Error::input("--service-type", "bad"), None);
+        assert_eq!((t.kind, t.pointer), ("input", None));
+        let t = Thrown::from_error(&Error::Config("x".into()), None);
+        assert_eq!(t.kind, "config");
+        let t = Thrown::from_error(
+            &Error::Fernet(FernetError::Decrypt {
+                pointer: Some("/p".into()),
+            }),
+            None,
+        );
+        assert_eq!((t.kind, t.pointer.as_deref()), ("input", Some("/p")));
+        let t = Thrown::from_error(
+            &Error::UnknownConnectorType {
+                service_type: "database".into(),
+                connector_type: "Nope".into(),
+                known: vec![],
+            },
+            Some("/connection/config/type"),
+        );
+        assert_eq!(t.pointer.as_deref(), Some("/connection/config/type"));
+        let t = Thrown::from_error(
+            &Error::MissingSecret {
+                pointer: "/p".into(),
+                id: "/om/y".into(),
+                store: "local".into(),
+            },
+            None,
+        );
+        assert_eq!(
+            (t.kind, t.retryable, t.secret_id.as_deref()),
+            ("store", false, Some("/om/y"))
+        );
+    }
+
+    #[test]
+    fn unknown_handles_and_codes_are_errors() {
+        assert_eq!(lookup(i64::MIN).unwrap_err().kind, "closed");
+        unregister(i64::MIN); // ignored
+        assert!(Op::from_code(9).is_err());
+        assert!(subject_kind(7, None).is_err());
+        assert_eq!(subject_kind(0, None).unwrap_err().kind, "input");
+    }
+}
