@@ -1298,7 +1298,8 @@ fn rate_limit_answers_429_with_retry_after_and_sigterm_finishes_requests_in_flig
     let status = s.terminate();
     assert!(status.success(), "{status}: {}", s.logs());
     assert!(t0.elapsed() < Duration::from_secs(25), "{:?}", t0.elapsed());
-    assert!(s.logs().contains("closing them"), "{}", s.logs());
+    // (The half-sent head is cut off by the server's deadline on request
+    // heads, the request timeout: serve_attacks::connections_that_never_…)
     drop(stuck);
     s.assert_no_secrets(&["rate-secret", "inflight-secret"]);
 }

@@ -431,3 +431,60 @@ fn an_unknown_envelope_member_is_never_echoed_unless_an_identifier() {
     let v: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["results"][0]["error"]["pointer"], "", "{v}");
 }
+
+/// Whether the server closes a connection on which only `sent` was written,
+/// within `wait`.
+fn closed_within(addr: &str, sent: &[u8], wait: Duration) -> bool {
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(wait)).unwrap();
+    c.write_all(sent).unwrap();
+    let mut buf = Vec::new();
+    // EOF (or a reset) before the read timeout: the server closed it.
+    match c.read_to_end(&mut buf) {
+        Ok(_) => true,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+/// Without credentials, anyone could hold connections open for ever by
+/// never finishing a request head (or by sending nothing): the server kept
+/// every one (a task and a file descriptor each, with no limit), so a few
+/// thousand idle sockets used up its descriptors and no one else could
+/// connect. A request head now has to arrive within the request timeout,
+/// and an idle connection is closed after it.
+#[test]
+fn connections_that_never_send_a_whole_request_head_are_closed() {
+    let s = Srv::start(&format!(
+        "{}  limits: {{requestTimeoutSeconds: 2}}\n",
+        api_keys(&["admin"])
+    ));
+    let wait = Duration::from_secs(15);
+    assert!(
+        closed_within(&s.addr, b"", wait),
+        "an idle connection stayed open"
+    );
+    assert!(
+        closed_within(
+            &s.addr,
+            b"POST /v1/services/database/x/seal HTTP/1.1\r\nHost: x\r\nAuthoriz",
+            wait
+        ),
+        "a half-sent head kept its connection"
+    );
+    // A whole request on a kept-alive connection is answered, then the
+    // idle connection is closed the same way.
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(wait)).unwrap();
+    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = c.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.ends_with("ok"), "{text}");
+    // And the server still answers.
+    assert_eq!(s.get("/healthz").status, 200);
+}

@@ -340,6 +340,7 @@ impl Server {
             fired.notified().await;
             tokio::time::sleep(grace).await;
         };
+        let head_timeout = app.config.limits.request_timeout;
         let local = listener.local_addr().ok();
         let scheme = if tls.is_some() { "https" } else { "http" };
         if let Some(a) = local {
@@ -354,15 +355,13 @@ impl Server {
                             source,
                         }
                     })?;
-                    axum::serve(l, router)
-                        .with_graceful_shutdown(signal)
-                        .await
-                        .map_err(|e| ServeError::Startup(e.to_string()))
+                    serve_connections(l, router, signal, head_timeout).await;
+                    Ok::<(), ServeError>(())
                 }
-                None => axum::serve(listener, router)
-                    .with_graceful_shutdown(signal)
-                    .await
-                    .map_err(|e| ServeError::Startup(e.to_string())),
+                None => {
+                    serve_connections(listener, router, signal, head_timeout).await;
+                    Ok(())
+                }
             }
         };
         let mut serving = std::pin::pin!(serving);
@@ -404,6 +403,67 @@ impl Server {
             None => Ok(()),
         }
     }
+}
+
+/// Serve HTTP/1.1 connections from `listener` until `signal`, then let each
+/// finish the request it is on (and close) and wait for them all. What
+/// `axum::serve` does, plus a deadline on request heads: a connection must
+/// deliver each whole request head within `head_timeout` of starting to wait
+/// for it (an idle kept-alive connection is closed then), so clients that
+/// open connections and never finish a request cannot hold tasks and file
+/// descriptors for ever.
+async fn serve_connections<L>(
+    mut listener: L,
+    router: axum::Router,
+    signal: impl Future<Output = ()>,
+    head_timeout: Duration,
+) where
+    L: axum::serve::Listener,
+{
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Every connection task holds a receiver: all gone = all closed.
+    let (open_tx, open_rx) = tokio::sync::watch::channel(());
+    let mut signal = std::pin::pin!(signal);
+    loop {
+        let (io, _peer) = tokio::select! {
+            x = listener.accept() => x,
+            _ = &mut signal => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let mut stop = stop_rx.clone();
+        let open = open_rx.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(head_timeout);
+            let conn = builder.serve_connection(TokioIo::new(io), service);
+            let mut conn = std::pin::pin!(conn);
+            let mut stopping = false;
+            loop {
+                tokio::select! {
+                    r = conn.as_mut() => {
+                        if let Err(e) = r {
+                            tracing::trace!("connection: {e}");
+                        }
+                        break;
+                    }
+                    c = stop.changed(), if !stopping => {
+                        stopping = true;
+                        if c.is_ok() {
+                            conn.as_mut().graceful_shutdown();
+                        }
+                    }
+                }
+            }
+            drop(open);
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    drop(open_rx);
+    open_tx.closed().await;
 }
 
 /// The manager the operations use: [`SecretsManager::from_settings`], with
