@@ -20,6 +20,8 @@ mod kms_ssm;
 mod kms_vault;
 #[cfg(feature = "migrate")]
 mod migrate;
+#[cfg(feature = "migrate")]
+mod migrate_attacks;
 mod modes;
 mod plugins;
 mod plugins_fixtures;

@@ -27,7 +27,7 @@ use crate::kms_common::{Kind, Kms, block_on, unique};
 use crate::util::{Om, repo, shared_cache};
 
 #[path = "migrate_sample.rs"]
-mod sample;
+pub(crate) mod sample;
 use sample::{SampleRow, Shape};
 
 // ---------------------------------------------------------------------------
@@ -89,9 +89,9 @@ fn server(kind: &'static str) -> Arc<DbServer> {
 }
 
 /// A database of its own, with OpenMetadata's tables.
-struct TestDb {
+pub(crate) struct TestDb {
     _server: Arc<DbServer>,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl TestDb {
@@ -124,7 +124,7 @@ impl TestDb {
         }
     }
 
-    fn exec(&self, sql: &str) {
+    pub(crate) fn exec(&self, sql: &str) {
         let url = self.url.clone();
         block_on(async move {
             if sample::is_postgres(&url) {
@@ -138,7 +138,7 @@ impl TestDb {
     }
 
     /// Every row's JSON text, by id.
-    fn texts(&self) -> HashMap<String, String> {
+    pub(crate) fn texts(&self) -> HashMap<String, String> {
         block_on(async {
             let db = Db::connect(&self.url).await.unwrap();
             let mut out = HashMap::new();
@@ -166,7 +166,7 @@ impl TestDb {
 // fixtures
 
 /// Settings from a variable map (home and plugin cache included).
-fn manager(vars: &[(&str, String)]) -> SecretsManager {
+pub(crate) fn manager(vars: &[(&str, String)]) -> SecretsManager {
     let map: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
@@ -181,20 +181,20 @@ fn manager(vars: &[(&str, String)]) -> SecretsManager {
 }
 
 /// A database filled with sealed sample rows, and what each row must reveal.
-struct Fixture {
-    db: TestDb,
-    rows: Vec<SampleRow>,
+pub(crate) struct Fixture {
+    pub(crate) db: TestDb,
+    pub(crate) rows: Vec<SampleRow>,
     /// The plain values each row held (revealed from its `db`-mode form).
-    expected: Vec<Value>,
-    key: String,
+    pub(crate) expected: Vec<Value>,
+    pub(crate) key: String,
     _home: tempfile::TempDir,
 }
 
-fn subject_kind(r: &SampleRow) -> &SubjectKind {
+pub(crate) fn subject_kind(r: &SampleRow) -> &SubjectKind {
     r.kind.as_ref().expect("a sealed row")
 }
 
-fn load(kind: &'static str, shape: &Shape, key: &str) -> Fixture {
+pub(crate) fn load(kind: &'static str, shape: &Shape, key: &str) -> Fixture {
     let db = TestDb::new(kind);
     let home = tempfile::tempdir().unwrap();
     let m = manager(&[
@@ -231,12 +231,12 @@ fn load(kind: &'static str, shape: &Shape, key: &str) -> Fixture {
 }
 
 /// The CLI in the embedded store (managed-local), with `key`.
-fn om_local(key: &str) -> Om {
+pub(crate) fn om_local(key: &str) -> Om {
     Om::new().with("FERNET_KEY", key)
 }
 
 /// The library's manager over the same store as `om`.
-fn manager_of(om: &Om) -> SecretsManager {
+pub(crate) fn manager_of(om: &Om) -> SecretsManager {
     let mut vars: Vec<(&str, String)> = om
         .vars
         .iter()
@@ -249,13 +249,13 @@ fn manager_of(om: &Om) -> SecretsManager {
     manager(&vars)
 }
 
-struct Outcome {
-    code: i32,
-    stderr: String,
-    report: Value,
+pub(crate) struct Outcome {
+    pub(crate) code: i32,
+    pub(crate) stderr: String,
+    pub(crate) report: Value,
 }
 
-fn run_db(om: &Om, op: &str, url: &str, extra: &[&str]) -> Outcome {
+pub(crate) fn run_db(om: &Om, op: &str, url: &str, extra: &[&str]) -> Outcome {
     let report = om.home.path().join(format!("{}.json", unique("report")));
     let mut args = vec![
         op,
@@ -276,11 +276,11 @@ fn run_db(om: &Om, op: &str, url: &str, extra: &[&str]) -> Outcome {
     }
 }
 
-fn migrate(om: &Om, url: &str, extra: &[&str]) -> Outcome {
+pub(crate) fn migrate(om: &Om, url: &str, extra: &[&str]) -> Outcome {
     run_db(om, "migrate", url, extra)
 }
 
-fn total(report: &Value, key: &str) -> u64 {
+pub(crate) fn total(report: &Value, key: &str) -> u64 {
     report["totals"][key]
         .as_u64()
         .unwrap_or_else(|| panic!("no totals.{key} in {report}"))
@@ -309,7 +309,7 @@ fn sealed_rows(fx: &Fixture, m: &SecretsManager) -> usize {
 /// Every row reveals exactly what it held; with `migrated`, every secret
 /// field holds an encrypted reference (nothing plain or `fernet:`-plain
 /// left); human users are untouched.
-fn verify(fx: &Fixture, m: &SecretsManager, migrated: bool) {
+pub(crate) fn verify(fx: &Fixture, m: &SecretsManager, migrated: bool) {
     let texts = fx.db.texts();
     let key = FernetKeys::parse(&fx.key).unwrap();
     block_on(async {
@@ -371,7 +371,7 @@ fn unmigrated(fx: &Fixture) -> usize {
         .count()
 }
 
-fn key() -> String {
+pub(crate) fn key() -> String {
     FernetKeys::generate_key()
 }
 
@@ -500,7 +500,7 @@ fn seed() -> u64 {
 
 /// Run the CLI until its test hook stalls it at `step`, then SIGKILL it.
 /// `true` if it was killed, `false` if it finished first.
-fn kill_at(om: &Om, url: &str, step: u64, page: &str) -> bool {
+pub(crate) fn kill_at(om: &Om, url: &str, step: u64, page: &str) -> bool {
     kill_when(
         om,
         url,
@@ -510,7 +510,7 @@ fn kill_at(om: &Om, url: &str, step: u64, page: &str) -> bool {
 }
 
 /// Run the CLI with a test hook until it stalls, then SIGKILL it.
-fn kill_when(om: &Om, url: &str, page: &str, hook: (&str, &str)) -> bool {
+pub(crate) fn kill_when(om: &Om, url: &str, page: &str, hook: (&str, &str)) -> bool {
     let mut cmd = om.command(&["migrate", "--database-url", url, "--page-size", page]);
     cmd.env(hook.0, hook.1)
         .stdin(Stdio::null())

@@ -923,6 +923,13 @@ async fn adopt_legacy(
         if !id.starts_with(&legacy_root) {
             continue;
         }
+        // Only what the entity's own scope would hold there: a pipeline
+        // service's root covers the sub-root of the ingestion pipelines of
+        // the same name (another table), which its scope excludes; such a
+        // reference is left for the seal to refuse.
+        if !scope.contains(&format!("{}{}", scope.root, &id[legacy_root.len()..])) {
+            continue;
+        }
         if ctx.namesakes.get(&segment(name)).copied().unwrap_or(1) > 1 {
             return Err(format!(
                 "field `{}` references `{id}`, OpenMetadata's id for this name, which another entity of the table shares (names that sanitise alike): not moved; send the value again",
