@@ -445,28 +445,40 @@ impl Db {
         }
     }
 
-    /// Forget every checkpoint of an operation (a run that walked every
-    /// table; `--restart`).
-    pub async fn clear_checkpoints(&self, operation: &str) -> Result<(), sqlx::Error> {
+    /// Forget the checkpoints of an operation for `tables` (the tables a
+    /// run walked to their end); other tables' are kept.
+    pub async fn clear_checkpoints(
+        &self,
+        operation: &str,
+        tables: &[&str],
+    ) -> Result<(), sqlx::Error> {
         if self.checkpoints(operation).await?.is_empty() {
             return Ok(());
         }
         let sql = format!(
-            "DELETE FROM {CHECKPOINT_TABLE} WHERE operation = {}",
-            self.placeholder(1)
+            "DELETE FROM {CHECKPOINT_TABLE} WHERE operation = {} AND table_name = {}",
+            self.placeholder(1),
+            self.placeholder(2)
         );
-        match self {
-            Db::Postgres(p) => sqlx::query(&sql)
-                .bind(operation)
-                .execute(p)
-                .await
-                .map(|_| ()),
-            Db::MySql(p) => sqlx::query(&sql)
-                .bind(operation)
-                .execute(p)
-                .await
-                .map(|_| ()),
+        for table in tables {
+            match self {
+                Db::Postgres(p) => {
+                    sqlx::query(&sql)
+                        .bind(operation)
+                        .bind(*table)
+                        .execute(p)
+                        .await?;
+                }
+                Db::MySql(p) => {
+                    sqlx::query(&sql)
+                        .bind(operation)
+                        .bind(*table)
+                        .execute(p)
+                        .await?;
+                }
+            }
         }
+        Ok(())
     }
 }
 

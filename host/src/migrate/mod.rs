@@ -44,9 +44,11 @@
 //! page's store writes, its rows are journalled as *pending*; a rerun after
 //! a crash checks each pending entity once its table is done, and lists
 //! every secret of its scope that no row references as an orphan (left in
-//! place: it may be a user's). A run that walks every table clears the
-//! checkpoint, so the next run is a full (idempotent) pass; `--restart`
-//! ignores it. `--dry-run` writes nothing, the checkpoint table included.
+//! place: it may be a user's). A run clears the checkpoints of the tables
+//! it walked, so the next run is a full (idempotent) pass of them; a run
+//! limited by `--only` leaves the other tables' checkpoints (and journals)
+//! alone. `--restart` ignores where a table stopped, never its journal.
+//! `--dry-run` writes nothing, the checkpoint table included.
 //!
 //! ## At start-up
 //!
@@ -333,14 +335,24 @@ async fn run_on(
     let mut checkpoints = HashMap::new();
     if !opts.dry_run {
         db.ensure_checkpoint_table().await.map_err(db_err)?;
-        if opts.restart {
-            db.clear_checkpoints(name).await.map_err(db_err)?;
-        }
         for (t, last, finished, pending) in db.checkpoints(name).await.map_err(db_err)? {
-            checkpoints.insert(t, (last, finished, pending));
+            // Only the selected tables' checkpoints are this run's; the
+            // others (an interrupted run's, kept for the run that walks them)
+            // are left alone. `--restart` ignores where a table stopped, never
+            // its journal: the entities it lists may have orphans.
+            if !selected.iter().any(|s| s.name == t) {
+                continue;
+            }
+            if opts.restart {
+                if pending.is_some() {
+                    checkpoints.insert(t, (String::new(), false, pending));
+                }
+            } else {
+                checkpoints.insert(t, (last, finished, pending));
+            }
         }
     }
-    report.resumed = !checkpoints.is_empty();
+    report.resumed = !opts.restart && !checkpoints.is_empty();
     if report.resumed {
         progress.note(&format!(
             "{name}: resuming an interrupted run from its checkpoint (--restart to start over)"
@@ -436,8 +448,11 @@ async fn run_on(
         report.tables.push(tr);
     }
     if !opts.dry_run {
-        // Every table walked: the next run is a full pass again.
-        db.clear_checkpoints(name).await.map_err(db_err)?;
+        // Every selected table walked: the next run is a full pass of them
+        // again. Other tables' checkpoints (and journals) stay for the run
+        // that walks them.
+        let walked: Vec<&str> = selected.iter().map(|t| t.name).collect();
+        db.clear_checkpoints(name, &walked).await.map_err(db_err)?;
     }
     Ok(report)
 }
