@@ -3,6 +3,9 @@
 //! nothing lost, entity isolation, resumability, no leaks — against the same
 //! real PostgreSQL and MariaDB servers as `migrate.rs`.
 
+use std::io::BufRead;
+use std::process::Stdio;
+
 use serde_json::json;
 
 use om_secrets::fernet::FernetKeys;
@@ -10,7 +13,7 @@ use om_secrets::ops::SubjectKind;
 
 use crate::kms_common::block_on;
 use crate::migrate::sample::{self, SampleRow, Shape};
-use crate::migrate::{kill_at, key, load, manager_of, migrate, om_local, total, verify};
+use crate::migrate::{key, kill_at, load, manager_of, migrate, om_local, total, verify};
 
 fn few_services(n: usize) -> Shape {
     Shape {
@@ -145,6 +148,62 @@ fn an_only_run_keeps_other_tables_checkpoints(kind: &'static str) {
     assert_eq!(total(&again.report, "migrated"), 0);
 }
 
+/// Two runs at once: while one is stopped between a page's store writes
+/// and its row updates, a second `migrate` (or a `rotate`) is refused before
+/// it writes anything — two runs interleaving with a writer could leave one
+/// run's stale value under an id the other's row already references, and
+/// one's end would clear the other's checkpoints. A dry run still runs. The
+/// lock is the session's: once the first is killed, a rerun converges.
+fn a_second_run_at_once_is_refused(kind: &'static str) {
+    let fx = load(kind, &few_services(20), &key());
+    let om = om_local(&fx.key);
+    let mut cmd = om.command(&["migrate", "--database-url", &fx.db.url, "--page-size", "5"]);
+    cmd.env("OM_SECRETS_TEST_STALL_AT_STEP", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut first = cmd.spawn().unwrap();
+    let stderr = first.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("the first run ended before its test hook")
+            .unwrap();
+        if line.contains("stalled at step") {
+            break;
+        }
+    }
+    let rows = fx.db.texts();
+    let ids = om.store_ids();
+    let second = migrate(&om, &fx.db.url, &[]);
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains("another om-secrets migrate or rotate is running"),
+        "{}",
+        second.stderr
+    );
+    let rotate = crate::migrate::run_db(&om, "rotate", &fx.db.url, &[]);
+    assert_eq!(rotate.code, 1, "{}", rotate.stderr);
+    assert!(
+        rotate.stderr.contains("another om-secrets"),
+        "{}",
+        rotate.stderr
+    );
+    assert_eq!(fx.db.texts(), rows, "a refused run changed rows");
+    assert_eq!(om.store_ids(), ids, "a refused run wrote to the store");
+    let dry = migrate(&om, &fx.db.url, &["--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+
+    first.kill().unwrap(); // SIGKILL: its session, and the lock, go
+    first.wait().unwrap();
+    let run = migrate(&om, &fx.db.url, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    verify(&fx, &manager_of(&om), true);
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod postgres {
@@ -159,4 +218,5 @@ macro_rules! on_both {
 on_both!(
     a_pipeline_service_cannot_adopt_an_ingestion_pipelines_secret,
     an_only_run_keeps_other_tables_checkpoints,
+    a_second_run_at_once_is_refused,
 );

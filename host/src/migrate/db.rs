@@ -30,6 +30,44 @@ pub struct RawRow {
     pub json: String,
 }
 
+/// The advisory lock key of PostgreSQL's migration lock ("omsecret").
+const PG_LOCK_KEY: i64 = 0x6f6d_7365_6372_6574;
+
+/// The migration lock of one run (see [`Db::try_lock`]): the connection
+/// whose session holds it.
+#[derive(Debug)]
+pub enum RunLock {
+    /// PostgreSQL.
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+    /// MySQL or MariaDB.
+    MySql(sqlx::pool::PoolConnection<sqlx::MySql>),
+}
+
+impl RunLock {
+    /// Release the lock and close its connection (closing alone would
+    /// release it too; the connection never goes back to the pool holding
+    /// it).
+    pub async fn release(self) {
+        match self {
+            RunLock::Postgres(mut c) => {
+                let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(PG_LOCK_KEY)
+                    .execute(&mut *c)
+                    .await;
+                let _ = sqlx::Connection::close(c.detach()).await;
+            }
+            RunLock::MySql(mut c) => {
+                let _ = sqlx::query(
+                    "SELECT RELEASE_LOCK(CONCAT('om_secrets_migrate.', COALESCE(DATABASE(), '')))",
+                )
+                .execute(&mut *c)
+                .await;
+                let _ = sqlx::Connection::close(c.detach()).await;
+            }
+        }
+    }
+}
+
 /// A connected database.
 #[derive(Clone, Debug)]
 pub enum Db {
@@ -105,6 +143,34 @@ impl Db {
             _ => Err(MigrateError::Url(format!(
                 "`{shown}`: the scheme must be postgres://, postgresql://, mysql:// or mariadb://"
             ))),
+        }
+    }
+
+    /// Take the database's migration lock for this run, on a connection of
+    /// its own held until [`RunLock::release`] (or until the process dies:
+    /// the lock is the session's, so a `kill -9` frees it). `Ok(None)`:
+    /// another run holds it. PostgreSQL: an advisory lock (per database);
+    /// MySQL/MariaDB: `GET_LOCK` on a name holding the database's (its
+    /// locks are server-wide).
+    pub async fn try_lock(&self) -> Result<Option<RunLock>, sqlx::Error> {
+        match self {
+            Db::Postgres(p) => {
+                let mut c = p.acquire().await?;
+                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(PG_LOCK_KEY)
+                    .fetch_one(&mut *c)
+                    .await?;
+                Ok(got.then_some(RunLock::Postgres(c)))
+            }
+            Db::MySql(p) => {
+                let mut c = p.acquire().await?;
+                let got: Option<i64> = sqlx::query_scalar(
+                    "SELECT GET_LOCK(CONCAT('om_secrets_migrate.', COALESCE(DATABASE(), '')), 0)",
+                )
+                .fetch_one(&mut *c)
+                .await?;
+                Ok((got == Some(1)).then_some(RunLock::MySql(c)))
+            }
         }
     }
 

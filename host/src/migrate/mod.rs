@@ -147,6 +147,12 @@ pub enum MigrateError {
         /// What failed.
         message: String,
     },
+    /// Another `migrate` or `rotate` holds the database's lock (the URL
+    /// without credentials).
+    #[error(
+        "database {0}: another om-secrets migrate or rotate is running on it (one at a time; a killed run's lock is freed with its connection): try again when it has finished"
+    )]
+    Busy(String),
     /// `--only` names a table the migration does not know.
     #[error("--only: `{0}` is not one of OpenMetadata's tables with secrets ({known})", known = TABLES.iter().map(|t| t.name).collect::<Vec<_>>().join(", "))]
     UnknownTable(String),
@@ -305,7 +311,32 @@ async fn run(
         }
     };
     let db = Db::connect(url).await?;
+    // One run at a time per database (a dry run writes nothing and needs
+    // none): two runs interleaving with a writer could store one run's
+    // stale value under an id the other's row update already references,
+    // and one run's end would clear the other's checkpoints.
+    let lock = if opts.dry_run {
+        None
+    } else {
+        match db.try_lock().await {
+            Ok(Some(lock)) => Some(lock),
+            Ok(None) => {
+                db.close().await;
+                return Err(MigrateError::Busy(redact(url)));
+            }
+            Err(e) => {
+                db.close().await;
+                return Err(MigrateError::Database {
+                    url: redact(url),
+                    message: db::scrub(&e.to_string(), url),
+                });
+            }
+        }
+    };
     let result = run_on(&op, &db, url, &selected, opts, progress).await;
+    if let Some(lock) = lock {
+        lock.release().await;
+    }
     db.close().await;
     let mut report = result?;
     report.total();
