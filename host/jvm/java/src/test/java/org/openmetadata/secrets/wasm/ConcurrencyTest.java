@@ -64,6 +64,38 @@ class ConcurrencyTest {
     }
   }
 
+  /** The embedded file store (one durable write per seal) under concurrent calls. */
+  @Test
+  void mixedCallsOnTheEmbeddedStoreFromEightThreads() throws Exception {
+    try (OmSecrets om = open("managed-local")) {
+      Mix mix = new Mix(om);
+      String[] want = mix.expected();
+      ConcurrentLinkedQueue<String> problems = new ConcurrentLinkedQueue<>();
+      List<Thread> threads = new ArrayList<>();
+      for (int t = 0; t < 8; t++) {
+        int base = t * 31;
+        Thread th = new Thread(() -> {
+          for (int k = 0; k < 300; k++) {
+            try {
+              if (!want[Mix.slot(base + k)].equals(mix.call(base + k))) {
+                problems.add("mismatch " + (base + k));
+              }
+            } catch (Throwable e) {
+              problems.add(e.toString());
+            }
+          }
+        });
+        threads.add(th);
+        th.start();
+      }
+      for (Thread th : threads) {
+        th.join(300_000);
+        assertFalse(th.isAlive(), "a caller hangs");
+      }
+      assertEquals(List.of(), new ArrayList<>(problems));
+    }
+  }
+
   @Test
   void interruptedThreadsFinishTheirCalls() throws Exception {
     try (OmSecrets om = open("in-memory")) {

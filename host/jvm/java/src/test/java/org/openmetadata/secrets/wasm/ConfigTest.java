@@ -34,4 +34,31 @@ class ConfigTest {
       assertTrue(Files.exists(Path.of(".om-secrets", "fernet.key")));
     }
   }
+
+  /** The map OpenMetadata's JsonUtils.getMap gives of its secretsManagerConfiguration. */
+  @Test
+  void openMetadatasConfigurationMapIsAccepted() {
+    java.util.Map<String, Object> c = new java.util.LinkedHashMap<>();
+    c.put("secretsManager", "db");
+    c.put("prefix", null);
+    c.put("tags", java.util.List.of("team:data"));
+    c.put("parameters", new java.util.LinkedHashMap<>());
+    c.put("fernetKey", key());
+    c.put("home", newDir("om-map").toString());
+    try (OmSecrets om = OmSecrets.fromMap(c)) {
+      Subject s = Subject.service("Database", "m");
+      String stored = om.seal(s, document("mysql"));
+      assertEquals("s3cr3t-Mysql-pw", fernetDecrypt(str(stored, "/authType/password")));
+    }
+    // A parameter the provider does not take (AWS's `region` for OpenBao) is an error naming it.
+    c.put("parameters", java.util.Map.of("address", prop("om.test.vault.addr"),
+        "token", prop("om.test.vault.token"), "region", "eu-west-1"));
+    c.put("secretsManager", "managed-vault");
+    ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class, () -> {
+      try (OmSecrets om = OmSecrets.fromMap(c)) {
+        om.seal(Subject.service("database", "m"), document("mysql"));
+      }
+    });
+    assertTrue(e.getMessage().contains("region"), e.getMessage());
+  }
 }
