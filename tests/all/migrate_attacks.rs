@@ -204,6 +204,39 @@ fn a_second_run_at_once_is_refused(kind: &'static str) {
     verify(&fx, &manager_of(&om), true);
 }
 
+/// The database password never reaches an error line, however the URL
+/// carries it: in the query string (`?password=`, which sqlx takes), with
+/// an unescaped `/` in the user information, percent-encoded.
+#[test]
+fn database_passwords_in_any_url_form_stay_out_of_errors() {
+    let om = om_local(&key());
+    for (url, shown) in [
+        (
+            "postgres://127.0.0.1:99999?user=om&password=hunter2-qs",
+            "postgres://127.0.0.1:99999",
+        ),
+        (
+            "postgres://om:pa/ss-hunter3@127.0.0.1:5432/db",
+            "postgres://127.0.0.1:5432/db",
+        ),
+        (
+            "mysql://om:hunter4%21x@127.0.0.1:99999/db?password=hunter5",
+            "mysql://127.0.0.1:99999/db",
+        ),
+    ] {
+        for op in ["migrate", "rotate"] {
+            let r = om.run(&[op, "--database-url", url], "");
+            assert_eq!(r.code, 1, "{op} {url}: {}", r.stderr);
+            assert!(
+                !r.stderr.contains("hunter") && !r.stderr.contains("pa/ss"),
+                "{op}: {}",
+                r.stderr
+            );
+            assert!(r.stderr.contains(shown), "{op}: {}", r.stderr);
+        }
+    }
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod postgres {

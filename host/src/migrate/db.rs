@@ -86,21 +86,68 @@ pub enum Filter {
     Bots,
 }
 
-/// `url` without its password (and user), for messages and reports.
+/// `url` without its password (and user), for messages and reports: the
+/// scheme, host, port and path; no user information (everything up to the
+/// last `@`, so a password holding an unescaped `/` or `@` goes too) and no
+/// query string (which may carry `password=`).
 pub fn redact(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => {
-            let (auth_host, path) = match rest.find('/') {
-                Some(i) => rest.split_at(i),
-                None => (rest, ""),
-            };
-            let host = auth_host.rsplit_once('@').map_or(auth_host, |(_, h)| h);
-            // Query strings may carry `password=`: dropped.
-            let path = path.split('?').next().unwrap_or_default();
-            format!("{scheme}://{host}{path}")
+            let rest = rest.split(['?', '#']).next().unwrap_or_default();
+            let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+            format!("{scheme}://{rest}")
         }
         None => "<database URL>".to_string(),
     }
+}
+
+/// The credentials a database URL carries, as written and percent-decoded:
+/// the user information's password and the query string's `password` (any
+/// key naming a password, e.g. `sslpassword`) values.
+fn credentials(url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some((_, rest)) = url.split_once("://") else {
+        return out;
+    };
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if let Some((auth, _)) = before_query.rsplit_once('@')
+        && let Some((_, password)) = auth.split_once(':')
+    {
+        out.push(password.to_string());
+    }
+    for pair in query.split(['&', '#']) {
+        if let Some((k, v)) = pair.split_once('=')
+            && k.to_ascii_lowercase().contains("pass")
+        {
+            out.push(v.to_string());
+        }
+    }
+    let decoded: Vec<String> = out.iter().map(|p| percent_decode(p)).collect();
+    out.extend(decoded);
+    out.retain(|p| !p.is_empty());
+    out.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    out.dedup();
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Db {
@@ -548,15 +595,12 @@ impl Db {
     }
 }
 
-/// A driver message with the URL's password (if it appears) removed.
+/// A driver message with the URL's credentials (if they appear, as written
+/// or decoded) removed.
 pub fn scrub(message: &str, url: &str) -> String {
     let mut out = message.replace(url, &redact(url));
-    if let Some((_, rest)) = url.split_once("://")
-        && let Some((auth, _)) = rest.split_once('@')
-        && let Some((_, password)) = auth.split_once(':')
-        && !password.is_empty()
-    {
-        out = out.replace(password, "***");
+    for c in credentials(url) {
+        out = out.replace(&c, "***");
     }
     out
 }
@@ -576,6 +620,19 @@ mod tests {
         assert_eq!(
             scrub("failed for om:s3cr3t@h", "mysql://om:s3cr3t@h/db"),
             "failed for om:***@h"
+        );
+        assert_eq!(
+            redact("postgres://127.0.0.1:5432?user=om&password=x"),
+            "postgres://127.0.0.1:5432"
+        );
+        assert_eq!(redact("postgres://om:pa/ss@h/db"), "postgres://h/db");
+        assert_eq!(scrub("no p@ss!", "mysql://om:p%40ss@h/db"), "no ***!");
+        assert_eq!(
+            scrub(
+                "q hunter2 r",
+                "postgres://h/db?sslmode=require&password=hunter2"
+            ),
+            "q *** r"
         );
     }
 }
