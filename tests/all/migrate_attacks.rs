@@ -237,6 +237,81 @@ fn database_passwords_in_any_url_form_stay_out_of_errors() {
     }
 }
 
+/// OpenMetadata names an ingestion pipeline uniquely only below its service
+/// (`fqnHash` is of `service.name`), but builds its secret ids from the name
+/// alone: two pipelines named `dbt_pipe` under two services share their ids.
+/// In `db` mode each row holds its own token; migrated on different pages,
+/// the second would overwrite the first's value in the store, and the first
+/// would then reveal the second's secret — its own lost. Such rows are left
+/// as they are and reported, both revealing their own values.
+fn rows_sharing_a_name_are_not_moved_onto_one_id(kind: &'static str) {
+    let key = key();
+    let fx = load(kind, &few_services(2), &key);
+    let fernet = FernetKeys::parse(&key).unwrap();
+    let pg = sample::is_postgres(&fx.db.url);
+    let mk = |n: u32, secret: &str| {
+        let id = format!("bbbbbbbb-0000-4000-8000-00000000000{n}");
+        let doc = json!({
+            "id": id, "name": "dbt_pipe", "fullyQualifiedName": format!("svc{n}.dbt_pipe"),
+            "pipelineType": "dbt", "updatedAt": 1, "updatedBy": "admin", "deleted": false,
+            "sourceConfig": {"config": {"type": "DBT", "dbtConfigSource": {
+                "dbtConfigType": "s3",
+                "dbtSecurityConfig": {"awsAccessKeyId": "AK", "awsRegion": "us-east-1",
+                                      "awsSecretAccessKey": fernet.encrypt(secret)}}}}
+        });
+        let text = doc.to_string().replace('\'', "''");
+        if pg {
+            fx.db.exec(&format!(
+                "INSERT INTO ingestion_pipeline_entity (json, fqnhash) VALUES ('{text}'::json, 'svc{n}-hash')"
+            ));
+        } else {
+            fx.db.exec(&format!(
+                "INSERT INTO ingestion_pipeline_entity (id, fqnHash, json) VALUES ('{id}', 'svc{n}-hash', '{text}')"
+            ));
+        }
+        id
+    };
+    let first = mk(1, "first-pipeline-secret");
+    let second = mk(2, "second-pipeline-secret");
+    let before = fx.db.texts();
+    let om = om_local(&key);
+    // One row per page: the two rows are sealed apart.
+    let run = migrate(&om, &fx.db.url, &["--page-size", "1"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let skipped: Vec<&str> = run.report["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(skipped, [first.as_str(), second.as_str()], "{}", run.report);
+    let reason = run.report["skipped"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("share the name"), "{reason}");
+    let m = manager_of(&om);
+    for (id, want) in [
+        (&first, "first-pipeline-secret"),
+        (&second, "second-pipeline-secret"),
+    ] {
+        assert_eq!(fx.db.texts()[id], before[id], "row {id} was written");
+        let doc: serde_json::Value = serde_json::from_str(&fx.db.texts()[id]).unwrap();
+        let subject = SubjectKind::Pipeline
+            .subject(Some("dbt_pipe"), &doc)
+            .unwrap();
+        let revealed = block_on(m.reveal(&subject, &doc, false)).unwrap();
+        assert_eq!(
+            revealed
+                .pointer(
+                    "/sourceConfig/config/dbtConfigSource/dbtSecurityConfig/awsSecretAccessKey"
+                )
+                .and_then(|v| v.as_str()),
+            Some(want),
+            "row {id}"
+        );
+    }
+    // The rest of the database migrated as usual.
+    verify(&fx, &m, true);
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod postgres {
@@ -252,4 +327,5 @@ on_both!(
     a_pipeline_service_cannot_adopt_an_ingestion_pipelines_secret,
     an_only_run_keeps_other_tables_checkpoints,
     a_second_run_at_once_is_refused,
+    rows_sharing_a_name_are_not_moved_onto_one_id,
 );

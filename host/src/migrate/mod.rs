@@ -278,6 +278,9 @@ struct Ctx<'a> {
     /// How many distinct names of the table share each sanitised form
     /// (OpenMetadata-era id roots): more than one is a collision.
     namesakes: HashMap<String, usize>,
+    /// Names held by more than one row of the table (ingestion pipelines are
+    /// unique only below their service): their secret ids would be one.
+    shared_names: HashMap<String, usize>,
 }
 
 impl Ctx<'_> {
@@ -400,16 +403,17 @@ async fn run_on(
             continue;
         };
         let mut namesakes = HashMap::new();
-        if matches!(op, Op::Migrate(_)) && !opts.dry_run {
-            let names: BTreeSet<String> = db
-                .names(table.name, table.filter())
-                .await
-                .map_err(db_err)?
-                .into_iter()
-                .collect();
-            for n in names {
-                *namesakes.entry(segment(&n)).or_insert(0usize) += 1;
+        let mut shared_names = HashMap::new();
+        if matches!(op, Op::Migrate(_)) {
+            let mut rows_per_name: HashMap<String, usize> = HashMap::new();
+            for n in db.names(table.name, table.filter()).await.map_err(db_err)? {
+                *rows_per_name.entry(n).or_insert(0) += 1;
             }
+            for n in rows_per_name.keys() {
+                *namesakes.entry(segment(n)).or_insert(0usize) += 1;
+            }
+            rows_per_name.retain(|_, rows| *rows > 1);
+            shared_names = rows_per_name;
         }
         let ctx = Ctx {
             op,
@@ -419,6 +423,7 @@ async fn run_on(
             json_type,
             dry_run: opts.dry_run,
             namesakes,
+            shared_names,
         };
         let (mut after, finished, pending) = checkpoints
             .remove(table.name)
@@ -563,6 +568,23 @@ async fn handle_page(
             Ok((doc, name)) => {
                 if matches!(ctx.op, Op::Migrate(_)) && has_no_config(table, &doc) {
                     tr.counts.unchanged += 1;
+                    continue;
+                }
+                if matches!(ctx.op, Op::Migrate(_))
+                    && let Some(rows) = ctx.shared_names.get(&name)
+                {
+                    // One row's move would overwrite another's value (and
+                    // each would reveal the other's): left in their `db`
+                    // form, which keeps each its own.
+                    skip(
+                        tr,
+                        report,
+                        table,
+                        &r.id,
+                        format!(
+                            "{rows} rows of this table share the name of this one, and secret ids are built from the name alone (OpenMetadata names ingestion pipelines uniquely only below their service): they would overwrite each other's secrets, so none is moved; rename all but one"
+                        ),
+                    );
                     continue;
                 }
                 parsed.push(Parsed {
