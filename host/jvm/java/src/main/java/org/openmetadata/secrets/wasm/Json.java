@@ -25,15 +25,26 @@ final class Json {
    * The JSON text of a value.
    *
    * @throws InvalidInputException for a value JSON cannot hold (an unsupported type, a non-string
-   *     key, a non-finite number, a string with an unpaired surrogate), naming its pointer
+   *     key, a non-finite number, a string with an unpaired surrogate, nesting deeper than {@link
+   *     #MAX_DEPTH} such as a Map that contains itself), naming its pointer
    */
   static String write(Object value) {
     StringBuilder out = new StringBuilder(256);
-    write(out, value, new StringBuilder());
+    write(out, value, new StringBuilder(), 0);
     return out.toString();
   }
 
-  private static void write(StringBuilder out, Object v, StringBuilder path) {
+  /**
+   * The deepest nesting read or written. A Map or List that contains itself would otherwise recurse
+   * until a {@link StackOverflowError}; the native parser refuses anything deeper than 128 anyway.
+   */
+  static final int MAX_DEPTH = 512;
+
+  private static void write(StringBuilder out, Object v, StringBuilder path, int depth) {
+    if (depth > MAX_DEPTH && (v instanceof Map || v instanceof Collection || v instanceof Object[])) {
+      throw new InvalidInputException(path.toString(),
+          "nesting deeper than " + MAX_DEPTH + " levels (a Map or List that contains itself?)");
+    }
     if (v == null) {
       out.append("null");
     } else if (v instanceof CharSequence) {
@@ -67,7 +78,7 @@ final class Json {
         first = false;
         string(out, key, path);
         out.append(':');
-        write(out, e.getValue(), path);
+        write(out, e.getValue(), path, depth + 1);
         path.setLength(mark);
       }
       out.append('}');
@@ -81,7 +92,7 @@ final class Json {
         if (i > 0) {
           out.append(',');
         }
-        write(out, item, path);
+        write(out, item, path, depth + 1);
         path.setLength(mark);
         i++;
       }
@@ -153,7 +164,6 @@ final class Json {
   }
 
   private static final class Reader {
-    private static final int MAX_DEPTH = 512;
     final String s;
     int pos;
 
