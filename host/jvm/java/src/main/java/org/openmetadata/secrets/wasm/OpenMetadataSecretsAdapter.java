@@ -384,7 +384,11 @@ public final class OpenMetadataSecretsAdapter {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("type", connectionType);
       for (Map.Entry<?, ?> e : ((Map<?, ?>) parsed).entrySet()) {
-        m.put(String.valueOf(e.getKey()), e.getValue());
+        // As Json.write: a null or number key is refused, never renamed "null" or "7".
+        if (!(e.getKey() instanceof String)) {
+          throw new InvalidInputException("", "an object key that is not a string");
+        }
+        m.put((String) e.getKey(), e.getValue());
       }
       return Json.write(m);
     }
