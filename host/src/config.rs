@@ -18,6 +18,8 @@
 //!     - { file: acme.wasm, sha256: "<64 hex>", connectorTypes: [AcmeDb] }
 //!   allowUnpinned: false            # development only: unlisted plugins load, loudly
 //! limits: { memoryMiB: 64, timeMs: 1000, maxInputBytes: 4194304, maxOutputBytes: 8388608, maxFields: 10000 }
+//! migrateOnStart: postgres://om:pw@db:5432/openmetadata_db   # OM_SECRETS_MIGRATE_ON_START
+//!   # or { url: "postgres://…", requireClean: true }; managed modes only
 //! ```
 //!
 //! `parameters` by provider (each overridable by its environment variable; a
@@ -130,10 +132,112 @@ pub struct FileConfig {
     pub plugins: Option<PluginsConfig>,
     /// Sandbox limits.
     pub limits: Option<LimitsConfig>,
+    /// Run `om-secrets migrate` on this database before serving (the
+    /// service and the JVM binding; managed modes only): a URL, or
+    /// `{url, requireClean}`.
+    pub migrate_on_start: Option<MigrateOnStartConfig>,
     /// `om-secrets serve`'s own block (listen address, TLS, API keys, JWT,
     /// roles, limits, audit), parsed and checked by the server module; the
     /// operations ignore it.
     pub server: Option<serde_yaml_ng::Value>,
+}
+
+/// `migrateOnStart:` as written: a database URL, or an object.
+#[derive(Clone, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "migrateOnStart: a database URL, or {url: <database URL>, requireClean: true|false}"
+)]
+pub enum MigrateOnStartConfig {
+    /// `migrateOnStart: postgres://…` (`requireClean` defaults to true).
+    Url(String),
+    /// `migrateOnStart: {url: …, requireClean: false}`.
+    Object(MigrateOnStartObject),
+}
+
+/// `migrateOnStart:` as an object.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MigrateOnStartObject {
+    /// The database URL (may be left to `OM_SECRETS_MIGRATE_ON_START`).
+    pub url: Option<String>,
+    /// Refuse to serve when the report lists skipped rows or orphans
+    /// (default true).
+    pub require_clean: Option<bool>,
+}
+
+// The URL holds the database password: never shown.
+impl std::fmt::Debug for MigrateOnStartConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MigrateOnStartConfig::Url(_) => f.write_str("MigrateOnStartConfig(<url>)"),
+            MigrateOnStartConfig::Object(o) => f
+                .debug_struct("MigrateOnStartConfig")
+                .field("url", &o.url.as_ref().map(|_| "<url>"))
+                .field("require_clean", &o.require_clean)
+                .finish(),
+        }
+    }
+}
+
+/// The migration to run at start-up (see [`crate::migrate`]'s "At start-up").
+#[derive(Clone, PartialEq, Eq)]
+pub struct MigrateOnStart {
+    /// The database URL (holds its password: never logged; `Debug` hides it).
+    pub url: Zeroizing<String>,
+    /// Refuse to serve when the report is not clean (skipped rows, orphans).
+    pub require_clean: bool,
+}
+
+impl std::fmt::Debug for MigrateOnStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MigrateOnStart")
+            .field("url", &"<set>")
+            .field("require_clean", &self.require_clean)
+            .finish()
+    }
+}
+
+/// The schemes `migrateOnStart` takes.
+const MIGRATE_SCHEMES: &[&str] = &["postgres", "postgresql", "mysql", "mariadb"];
+
+/// `migrateOnStart` resolved against `OM_SECRETS_MIGRATE_ON_START` and
+/// checked against the mode. Errors name the key, never the URL.
+fn resolve_migrate_on_start(
+    file: Option<MigrateOnStartConfig>,
+    env_url: Option<String>,
+    secrets_manager: &str,
+    mode: Mode,
+) -> Result<Option<MigrateOnStart>> {
+    let (file_url, require_clean) = match file {
+        None => (None, None),
+        Some(MigrateOnStartConfig::Url(u)) => (Some(u), None),
+        Some(MigrateOnStartConfig::Object(o)) => (o.url, Some(o.require_clean.unwrap_or(true))),
+    };
+    let url = match env_url.or(file_url) {
+        Some(u) if !u.trim().is_empty() => Zeroizing::new(u.trim().to_string()),
+        Some(_) | None if require_clean.is_some() => {
+            return Err(Error::Config(
+                "migrateOnStart.url (or OM_SECRETS_MIGRATE_ON_START) is required".into(),
+            ));
+        }
+        _ => return Ok(None),
+    };
+    let scheme = url.split_once("://").map(|(s, _)| s);
+    if !scheme.is_some_and(|s| MIGRATE_SCHEMES.contains(&s)) {
+        return Err(Error::Config(
+            "migrateOnStart (or OM_SECRETS_MIGRATE_ON_START): not a database URL; it must start with postgres://, postgresql://, mysql:// or mariadb://".into(),
+        ));
+    }
+    if mode != Mode::Managed {
+        return Err(Error::Config(format!(
+            "migrateOnStart (or OM_SECRETS_MIGRATE_ON_START) moves the database's secrets into a store: it needs a managed secretsManager (managed-local, managed-vault, managed-aws, managed-aws-ssm, in-memory); this one is `{secrets_manager}`"
+        )));
+    }
+    Ok(Some(MigrateOnStart {
+        url,
+        require_clean: require_clean.unwrap_or(true),
+    }))
 }
 
 /// `plugins:` section (see [`crate::plugin::registry`]).
@@ -344,6 +448,8 @@ pub struct Settings {
     pub plugins: PluginPolicy,
     /// Sandbox limits.
     pub limits: Limits,
+    /// The migration to run before serving (`migrateOnStart`), if any.
+    pub migrate_on_start: Option<MigrateOnStart>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -355,6 +461,7 @@ impl std::fmt::Debug for Settings {
             .field("home", &self.home)
             .field("parameters", &self.parameters.keys().collect::<Vec<_>>())
             .field("fernet_key", &self.fernet_key.as_ref().map(|_| "<set>"))
+            .field("migrate_on_start", &self.migrate_on_start)
             .finish_non_exhaustive()
     }
 }
@@ -457,6 +564,12 @@ impl Settings {
             .unwrap_or_default()
             .resolve(env("OM_SECRETS_PLUGINS").map(PathBuf::from))?;
         let limits = file.limits.unwrap_or_default().resolve()?;
+        let migrate_on_start = resolve_migrate_on_start(
+            file.migrate_on_start,
+            env("OM_SECRETS_MIGRATE_ON_START"),
+            &secrets_manager,
+            mode,
+        )?;
         Ok(Settings {
             secrets_manager,
             provider,
@@ -470,6 +583,7 @@ impl Settings {
             cache_dir,
             plugins,
             limits,
+            migrate_on_start,
         })
     }
 
@@ -649,5 +763,71 @@ mod tests {
                 .plugins
                 .allow_unpinned
         );
+    }
+
+    #[test]
+    fn migrate_on_start_is_a_url_or_an_object_and_never_shown() {
+        let url = "postgres://om:hunter2@db:5432/openmetadata_db";
+        let file: FileConfig =
+            serde_yaml_ng::from_str(&format!("migrateOnStart: {url}\n")).unwrap();
+        assert!(!format!("{file:?}").contains("hunter2"));
+        let s = Settings::resolve(file, no_env).unwrap();
+        let m = s.migrate_on_start.clone().unwrap();
+        assert_eq!((m.url.as_str(), m.require_clean), (url, true));
+        assert!(!format!("{s:?}").contains("hunter2"), "{s:?}");
+        // The object form; the variable overrides the file's URL.
+        let file: FileConfig = serde_yaml_ng::from_str(
+            "migrateOnStart: {url: 'mysql://a:b@h/d', requireClean: false}\n",
+        )
+        .unwrap();
+        let env = |k: &str| (k == "OM_SECRETS_MIGRATE_ON_START").then(|| url.to_string());
+        let m = Settings::resolve(file, env)
+            .unwrap()
+            .migrate_on_start
+            .unwrap();
+        assert_eq!((m.url.as_str(), m.require_clean), (url, false));
+        // The variable alone.
+        let s = Settings::resolve(FileConfig::default(), env).unwrap();
+        assert!(s.migrate_on_start.unwrap().require_clean);
+        assert!(
+            Settings::resolve(FileConfig::default(), no_env)
+                .unwrap()
+                .migrate_on_start
+                .is_none()
+        );
+        // Errors name the key, never the value.
+        for (yaml, env_url, want) in [
+            (
+                "secretsManager: db\n",
+                Some(url),
+                "needs a managed secretsManager",
+            ),
+            ("secretsManager: aws\n", Some(url), "this one is `aws`"),
+            (
+                "{}\n",
+                Some("http://om:hunter2@h/db"),
+                "must start with postgres://",
+            ),
+            (
+                "migrateOnStart: {requireClean: true}\n",
+                None,
+                "migrateOnStart.url",
+            ),
+        ] {
+            let file: FileConfig = serde_yaml_ng::from_str(yaml).unwrap();
+            let env = |k: &str| {
+                (k == "OM_SECRETS_MIGRATE_ON_START")
+                    .then(|| env_url.map(str::to_string))
+                    .flatten()
+            };
+            let e = Settings::resolve(file, env).unwrap_err().to_string();
+            assert!(e.contains("migrateOnStart") && e.contains(want), "{e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+        let e =
+            serde_yaml_ng::from_str::<FileConfig>("migrateOnStart: {url: x, requireClen: true}\n")
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("migrateOnStart"), "{e}");
     }
 }

@@ -67,6 +67,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! [`on_start::run`] is that call as `om-secrets serve` and the JVM binding
+//! make it (progress and summary on stderr, `requireClean` judged).
+//!
 //! Soft-deleted rows are migrated too (a restore must find their secrets).
 //!
 //! ## Test hook
@@ -80,6 +83,7 @@
 //! table is about to start. None of them changes data.
 
 pub mod db;
+pub mod on_start;
 pub mod progress;
 pub mod report;
 pub mod tables;
