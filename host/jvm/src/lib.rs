@@ -278,6 +278,24 @@ impl Instance {
     pub fn manager(&self) -> &SecretsManager {
         &self.manager
     }
+
+    /// The largest document this instance accepts, in bytes (the Java side
+    /// refuses a longer string before encoding it, the native side a longer
+    /// array before copying it).
+    pub fn max_document_bytes(&self) -> usize {
+        self.max_document_bytes
+    }
+}
+
+/// The refusal of a document of `len` bytes (`what`: "the document"…),
+/// larger than `max`.
+pub fn too_large(what: &str, len: usize, max: usize) -> Thrown {
+    Thrown::input(
+        "",
+        format!(
+            "{what} is {len} bytes, more than the {max} this instance accepts (4 × limits.maxInputBytes)"
+        ),
+    )
 }
 
 /// A serde_json error as a message: its category and position only (the
@@ -375,14 +393,7 @@ impl Instance {
     /// never quotes it).
     fn parse(&self, bytes: &[u8], what: &str) -> Result<Value, Thrown> {
         if bytes.len() > self.max_document_bytes {
-            return Err(Thrown::input(
-                "",
-                format!(
-                    "{what} is {} bytes, more than the {} this instance accepts (4 × limits.maxInputBytes)",
-                    bytes.len(),
-                    self.max_document_bytes
-                ),
-            ));
+            return Err(too_large(what, bytes.len(), self.max_document_bytes));
         }
         serde_json::from_slice(bytes).map_err(|e| {
             Thrown::input(

@@ -19,7 +19,9 @@ use jni::errors::ThrowRuntimeExAndDefault;
 use jni::objects::{JByteArray, JClass};
 use jni::sys::{jboolean, jint, jlong};
 
-use crate::{Answer, Instance, Op, Source, Thrown, guarded, lookup, subject_kind, unregister};
+use crate::{
+    Answer, Instance, Op, Source, Thrown, guarded, lookup, subject_kind, too_large, unregister,
+};
 
 /// The bytes of a Java `byte[]` (`None` for null).
 fn bytes(env: &Env<'_>, array: &JByteArray<'_>) -> jni::errors::Result<Option<Vec<u8>>> {
@@ -27,6 +29,31 @@ fn bytes(env: &Env<'_>, array: &JByteArray<'_>) -> jni::errors::Result<Option<Ve
         return Ok(None);
     }
     env.convert_byte_array(array).map(Some)
+}
+
+/// The refusal of the first of `arrays` longer than the instance of
+/// `handle` accepts, found from its length alone: a 100 MB document is not
+/// copied out of the JVM only to be refused. `None` when all fit (or the
+/// handle is unknown: the call then reports the instance closed).
+fn oversized(
+    env: &Env<'_>,
+    handle: jlong,
+    arrays: &[(&JByteArray<'_>, &str)],
+) -> jni::errors::Result<Option<Thrown>> {
+    let Ok(instance) = lookup(handle) else {
+        return Ok(None);
+    };
+    let max = instance.max_document_bytes();
+    for (array, what) in arrays {
+        if array.is_null() {
+            continue;
+        }
+        let len = array.len(env)?;
+        if len > max {
+            return Ok(Some(too_large(what, len, max)));
+        }
+    }
+    Ok(None)
 }
 
 /// A UTF-8 string argument (the Java side encodes strictly; this checks again).
@@ -39,7 +66,8 @@ fn text(b: Option<Vec<u8>>, what: &str) -> Result<Option<String>, Thrown> {
 
 /// `static native byte[] open(int source, byte[] arg)`: source 0 the
 /// environment, 1 a file path (`arg`), 2 a JSON object of the file's keys
-/// (`arg`). Answer: `O` + the handle (8 bytes, big-endian), or `E` + error.
+/// (`arg`). Answer: `O` + the handle and the largest document the instance
+/// accepts (8 bytes each, big-endian), or `E` + error.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_openmetadata_secrets_wasm_Native_open<'local>(
     mut env: EnvUnowned<'local>,
@@ -60,7 +88,10 @@ pub extern "system" fn Java_org_openmetadata_secrets_wasm_Native_open<'local>(
                 (2, Some(json)) => Instance::open(Source::Map(json)),
                 _ => Err(Thrown::config("no configuration given")),
             }?;
-            Ok(crate::register(instance).to_be_bytes().to_vec())
+            let max = instance.max_document_bytes() as u64;
+            let mut out = crate::register(instance).to_be_bytes().to_vec();
+            out.extend_from_slice(&max.to_be_bytes());
+            Ok(out)
         });
         env.byte_array_from_slice(&answer)
     })
@@ -101,6 +132,19 @@ pub extern "system" fn Java_org_openmetadata_secrets_wasm_Native_call<'local>(
     keep_references: jboolean,
 ) -> JByteArray<'local> {
     env.with_env(|env| -> jni::errors::Result<JByteArray<'local>> {
+        let second_name = if op == 3 {
+            "the stored document"
+        } else {
+            "the previous document"
+        };
+        let too_big = oversized(
+            env,
+            handle,
+            &[(&document, "the document"), (&second, second_name)],
+        )?;
+        if let Some(t) = too_big {
+            return env.byte_array_from_slice(&guarded("a call", || Err(t)));
+        }
         let service_type = bytes(env, &service_type)?;
         let name = bytes(env, &name)?;
         let document = bytes(env, &document)?;

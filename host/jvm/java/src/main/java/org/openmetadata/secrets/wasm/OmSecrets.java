@@ -60,13 +60,17 @@ public final class OmSecrets implements AutoCloseable {
 
   private final State state;
   private final Cleaner.Cleanable cleanable;
+  /** The largest document the native side accepts, in bytes: a longer string is not even encoded. */
+  private final long maxDocumentBytes;
 
   private OmSecrets(byte[] answer) {
-    if (answer.length != 9 || answer[0] != 'O') {
+    if (answer.length != 17 || answer[0] != 'O') {
       Native.check(answer); // throws the error
       throw new OmSecretsException("internal error: opening gave no handle");
     }
-    this.state = new State(ByteBuffer.wrap(answer, 1, 8).getLong());
+    ByteBuffer b = ByteBuffer.wrap(answer, 1, 16);
+    this.state = new State(b.getLong());
+    this.maxDocumentBytes = b.getLong();
     this.cleanable = CLEANER.register(this, state);
   }
 
@@ -336,8 +340,8 @@ public final class OmSecrets implements AutoCloseable {
     Objects.requireNonNull(document, "document");
     byte[] type = Utf8.text(subject.serviceType(), "the service type");
     byte[] name = Utf8.text(subject.name(), "the name");
-    byte[] doc = Utf8.document(document, "the document");
-    byte[] other = second == null ? null : Utf8.document(second, secondName);
+    byte[] doc = Utf8.document(document, "the document", maxDocumentBytes);
+    byte[] other = second == null ? null : Utf8.document(second, secondName, maxDocumentBytes);
     byte[] answer;
     state.lock.readLock().lock();
     try {
@@ -367,9 +371,11 @@ public final class OmSecrets implements AutoCloseable {
         }
         byte[][] fields = {
           Utf8.text(item.name(), "the name"),
-          Utf8.document(item.document(), "the document"),
-          item.stored() == null ? null : Utf8.document(item.stored(), "the stored document"),
-          item.previous() == null ? null : Utf8.document(item.previous(), "the previous document")
+          Utf8.document(item.document(), "the document", maxDocumentBytes),
+          item.stored() == null ? null
+              : Utf8.document(item.stored(), "the stored document", maxDocumentBytes),
+          item.previous() == null ? null
+              : Utf8.document(item.previous(), "the previous document", maxDocumentBytes)
         };
         for (byte[] f : fields) {
           int n = f == null ? -1 : f.length;

@@ -32,12 +32,19 @@ final class Utf8 {
   }
 
   /**
-   * The UTF-8 bytes of a JSON document.
+   * The UTF-8 bytes of a JSON document of at most {@code maxBytes}.
    *
    * @param what how messages name it ("the document")
-   * @throws InvalidInputException if it holds an unpaired surrogate, at the pointer of the string
+   * @param maxBytes the largest document accepted: a longer string (each char is at least one
+   *     byte) is refused before it is scanned or encoded, so a 100 MB string costs no copy
+   * @throws InvalidInputException if it is too long, or holds an unpaired surrogate (at the
+   *     pointer of the string)
    */
-  static byte[] document(String json, String what) {
+  static byte[] document(String json, String what, long maxBytes) {
+    if (json.length() > maxBytes) {
+      throw new InvalidInputException("", what + " is at least " + json.length()
+          + " bytes, more than the " + maxBytes + " this instance accepts (4 × limits.maxInputBytes)");
+    }
     int bad = unpairedSurrogate(json);
     if (bad >= 0) {
       String pointer = "";
