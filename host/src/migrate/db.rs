@@ -431,21 +431,46 @@ impl Db {
         }
     }
 
-    /// Create the checkpoint table if it is missing.
+    /// Create the checkpoint table if it is missing. `pending` (a page's
+    /// journal: every entity's id and name) is unbounded text: MySQL's
+    /// `text` stops at 64 KiB, which a page of a few hundred long names
+    /// exceeds (an error in strict mode, a cut journal without), so there it
+    /// is `longtext`, and a table made with `text` is widened.
     pub async fn ensure_checkpoint_table(&self) -> Result<(), sqlx::Error> {
+        let pending = match self {
+            Db::Postgres(_) => "text",
+            Db::MySql(_) => "longtext",
+        };
         let ddl = format!(
             "CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (\
              operation varchar(16) NOT NULL, \
              table_name varchar(64) NOT NULL, \
              last_id varchar(64) NOT NULL, \
              finished smallint NOT NULL, \
-             pending text, \
+             pending {pending}, \
              updated_at bigint NOT NULL, \
              PRIMARY KEY (operation, table_name))"
         );
         match self {
             Db::Postgres(p) => sqlx::query(&ddl).execute(p).await.map(|_| ()),
-            Db::MySql(p) => sqlx::query(&ddl).execute(p).await.map(|_| ()),
+            Db::MySql(p) => {
+                sqlx::query(&ddl).execute(p).await?;
+                let ty: Option<String> = sqlx::query_scalar(
+                    "SELECT CAST(data_type AS CHAR) FROM information_schema.columns \
+                     WHERE table_schema = DATABASE() AND table_name = ? AND column_name = 'pending'",
+                )
+                .bind(CHECKPOINT_TABLE)
+                .fetch_optional(p)
+                .await?;
+                if ty.is_some_and(|t| !t.eq_ignore_ascii_case("longtext")) {
+                    sqlx::query(&format!(
+                        "ALTER TABLE {CHECKPOINT_TABLE} MODIFY pending longtext"
+                    ))
+                    .execute(p)
+                    .await?;
+                }
+                Ok(())
+            }
         }
     }
 
