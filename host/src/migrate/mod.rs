@@ -444,10 +444,25 @@ async fn run_on(
         }
         // Entities journalled by an interrupted run: checked for orphans
         // once the table is done, and kept in every journal until then.
-        let earlier: BTreeSet<Pending> = pending
-            .as_deref()
-            .and_then(|p| serde_json::from_str(p).ok())
-            .unwrap_or_default();
+        let earlier: BTreeSet<Pending> = match pending.as_deref().map(serde_json::from_str) {
+            None => BTreeSet::new(),
+            Some(Ok(p)) => p,
+            Some(Err(_)) => {
+                // A journal that cannot be read (cut, edited) is reported as
+                // unchecked, never taken as empty.
+                if matches!(op, Op::Migrate(_)) {
+                    report.orphans.push(Orphan {
+                        table: table.name.to_string(),
+                        row: String::new(),
+                        secret_id: format!(
+                            "(not checked: the interrupted run's journal in {} is unreadable; compare the store's ids of this table's entities with their rows' references)",
+                            db::CHECKPOINT_TABLE
+                        ),
+                    });
+                }
+                BTreeSet::new()
+            }
+        };
         stall_before(table.name);
         let total = db
             .count(table.name, table.filter(), Some(&after))
