@@ -14,8 +14,14 @@ import java.util.Map;
  *
  * <p>The library is found, in order: at the path of the system property {@code
  * om.secrets.native.library}; on {@code java.library.path} ({@code om_secrets_jvm}); inside the jar
- * at {@code native/linux-x86_64/libom_secrets_jvm.so}, copied to a private temporary file (deleted
- * at exit) and loaded from there.
+ * at {@code native/linux-x86_64/libom_secrets_jvm.so}, copied to a private temporary file (a new
+ * name in {@code java.io.tmpdir}, so JVMs loading at once never share one) that is deleted as soon
+ * as it is loaded (a JVM killed with {@code kill -9} leaves no copy behind).
+ *
+ * <p>It is loaded by one class loader per JVM: the JVM refuses a second class loader the same
+ * file, and a second copy of it (another extraction) would be a second runtime, plugin engine and
+ * handle registry in the process. A second class loader gets an {@link UnsatisfiedLinkError}
+ * saying so (the owner is recorded in the system property {@value #OWNER}).
  *
  * <p>Every call answers with a tagged byte array: {@code 'O'} and the output, or {@code 'E'} and a
  * JSON error that {@link #check} turns into the typed exception.
@@ -33,8 +39,32 @@ final class Native {
   /** How the library was loaded: "path", "java.library.path" or "jar". */
   static final String LOADED_FROM;
 
+  /** The system property naming the class loader that loaded the library in this JVM. */
+  static final String OWNER = "org.openmetadata.secrets.wasm.native.loadedBy";
+
   static {
-    LOADED_FROM = load();
+    LOADED_FROM = loadOnce();
+  }
+
+  /** {@link #load()}, by the first class loader to ask only. */
+  private static String loadOnce() {
+    ClassLoader loader = Native.class.getClassLoader();
+    String me = (loader == null ? "the bootstrap class loader" : loader.toString())
+        + " #" + Integer.toHexString(System.identityHashCode(loader));
+    // Atomic across class loaders: the system properties are the JVM's own.
+    Object owner = System.getProperties().putIfAbsent(OWNER, me);
+    if (owner != null && !owner.equals(me)) {
+      throw new UnsatisfiedLinkError(
+          "om-secrets' native library is already loaded in this JVM by another class loader ("
+              + owner + "); a JVM loads it once: put om-secrets' jar on a class path that every"
+              + " user of it shares (the application's, not a plugin's or a web app's own)");
+    }
+    try {
+      return load();
+    } catch (RuntimeException | Error e) {
+      System.getProperties().remove(OWNER, me);
+      throw e;
+    }
   }
 
   private static String load() {
@@ -63,12 +93,19 @@ final class Native {
             "libom_secrets_jvm.so is neither on java.library.path nor in the jar (" + resource + ")");
       }
       Path tmp = Files.createTempFile("om-secrets-jvm-", ".so");
-      tmp.toFile().deleteOnExit();
-      Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
-      System.load(tmp.toAbsolutePath().toString());
+      try {
+        Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+        System.load(tmp.toAbsolutePath().toString());
+      } finally {
+        // Loaded (mapped) or failed: the file is no longer needed either way.
+        Files.deleteIfExists(tmp);
+      }
       return "jar";
     } catch (IOException e) {
-      throw new UnsatisfiedLinkError("extracting the native library: " + e);
+      throw new UnsatisfiedLinkError("extracting the native library to java.io.tmpdir ("
+          + System.getProperty("java.io.tmpdir") + "): " + e
+          + "; point java.io.tmpdir at a writable directory with room for it, or put"
+          + " libom_secrets_jvm.so on java.library.path");
     }
   }
 
