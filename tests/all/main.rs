@@ -22,6 +22,8 @@ mod kms_vault;
 mod migrate;
 #[cfg(feature = "migrate")]
 mod migrate_attacks;
+#[cfg(feature = "migrate")]
+mod migrate_on_start;
 mod modes;
 mod plugins;
 mod plugins_fixtures;
