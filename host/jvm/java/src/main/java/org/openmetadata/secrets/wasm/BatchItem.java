@@ -20,4 +20,21 @@ public record BatchItem(String name, String document, String stored, String prev
   public static BatchItem of(String name, String document) {
     return new BatchItem(name, document, null, null);
   }
+
+  /**
+   * The name and the documents' lengths, never their text: a document holds secrets, and an item
+   * is easily logged.
+   *
+   * @return e.g. {@code BatchItem[name=mysql-prod, document=<212 chars>, stored=null,
+   *     previous=null]}
+   */
+  @Override
+  public String toString() {
+    return "BatchItem[name=" + name + ", document=" + shown(document) + ", stored=" + shown(stored)
+        + ", previous=" + shown(previous) + "]";
+  }
+
+  static String shown(String document) {
+    return document == null ? "null" : "<" + document.length() + " chars>";
+  }
 }

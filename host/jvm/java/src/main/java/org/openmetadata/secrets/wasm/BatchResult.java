@@ -43,4 +43,18 @@ public record BatchResult<T>(T value, OmSecretsException error) {
   public static <T> List<T> all(List<BatchResult<T>> results) {
     return results.stream().map(BatchResult::get).toList();
   }
+
+  /**
+   * The error, or the value unless it is a document: a document (a revealed one holds plaintext
+   * secrets) shows as its length only; deleted ids and fields are shown.
+   *
+   * @return e.g. {@code BatchResult[value=<212 chars>]} or {@code BatchResult[error=...]}
+   */
+  @Override
+  public String toString() {
+    if (error != null) {
+      return "BatchResult[error=" + error + "]";
+    }
+    return "BatchResult[value=" + (value instanceof String ? BatchItem.shown((String) value) : value) + "]";
+  }
 }
