@@ -75,8 +75,8 @@ pub enum Source<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Thrown {
     /// Which Java exception: `input` (InvalidInputException), `plugin`,
-    /// `store`, `config`, `closed` (IllegalStateException) or `internal`
-    /// (OmSecretsException).
+    /// `store`, `config`, `migration` (MigrationException), `closed`
+    /// (IllegalStateException) or `internal` (OmSecretsException).
     pub kind: &'static str,
     /// The RFC 6901 pointer into the document (`input`).
     pub pointer: Option<String>,
@@ -88,6 +88,11 @@ pub struct Thrown {
     pub secret_id: Option<String>,
     /// The message.
     pub message: String,
+    /// Rows the start-up migration left as they were (`migration`, when it
+    /// finished unclean).
+    pub skipped_rows: Option<u64>,
+    /// Secrets it found no row referencing (`migration`, unclean).
+    pub orphaned_secrets: Option<u64>,
 }
 
 impl Thrown {
@@ -99,6 +104,30 @@ impl Thrown {
             plugin: None,
             secret_id: None,
             message: message.into(),
+            skipped_rows: None,
+            orphaned_secrets: None,
+        }
+    }
+
+    /// The start-up migration (`migrateOnStart`) failed or finished
+    /// unclean with `requireClean`.
+    pub fn migration(e: &om_secrets::migrate::on_start::OnStartError) -> Self {
+        use om_secrets::migrate::MigrateError;
+        use om_secrets::migrate::on_start::OnStartError;
+        let message = e.to_string();
+        match e {
+            OnStartError::Failed(f) => Thrown {
+                // An unreachable database or a run already going may pass.
+                retryable: matches!(f, MigrateError::Database { .. } | MigrateError::Busy(_)),
+                ..Self::new("migration", message)
+            },
+            OnStartError::Unclean {
+                skipped, orphans, ..
+            } => Thrown {
+                skipped_rows: Some(*skipped as u64),
+                orphaned_secrets: Some(*orphans as u64),
+                ..Self::new("migration", message)
+            },
         }
     }
 
@@ -267,6 +296,13 @@ impl Instance {
                     ..t
                 },
             })?;
+        // migrateOnStart: the instance is returned only once the database's
+        // secrets are in the store (blocking: this is start-up).
+        if let Some(migration) = &settings.migrate_on_start {
+            runtime
+                .block_on(om_secrets::migrate::on_start::run(&manager, migration))
+                .map_err(|e| Thrown::migration(&e))?;
+        }
         Ok(Instance {
             runtime,
             manager,

@@ -267,6 +267,9 @@ fn junit_suite() {
         .args([
             "--select-package",
             "org.openmetadata.secrets.wasm",
+            // Needs a database: run by migrate_on_start_in_the_jvm.
+            "--exclude-classname",
+            ".*MigrateOnStartTest",
             "--details=tree",
             "--disable-banner",
             "--disable-ansi-colors",
@@ -366,4 +369,175 @@ fn check_example(stdout: &str, source: &str) {
     assert!(!json("stored: ").to_string().contains("my-s3cret"));
     assert_eq!(json("masked: ")["authType"]["password"], "*********");
     assert_eq!(json("revealed: ")["authType"]["password"], "my-s3cret");
+}
+
+#[path = "../../../tests/all/migrate_sample.rs"]
+mod sample;
+
+/// A PostgreSQL started by databases.sh (its `openmetadata_db` with
+/// OpenMetadata's tables), stopped on drop.
+struct Postgres {
+    pid: String,
+    url: String,
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo_dir().join("tests/servers/databases.sh"))
+            .args(["stop", &self.pid])
+            .stdin(Stdio::null())
+            .output();
+    }
+}
+
+/// `migrateOnStart` from the JVM (`MigrateOnStartTest`): a real PostgreSQL
+/// filled with a dozen service rows sealed in `db` mode (the rows of
+/// `tests/all/migrate_sample.rs`); the Java test opens a managed-local
+/// instance with `migrateOnStart`, reads the rows back with psql and
+/// reveals them.
+#[test]
+fn migrate_on_start_in_the_jvm() {
+    let b = built();
+    let work = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .arg(repo_dir().join("tests/servers/databases.sh"))
+        .args(["start", "postgres"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run databases.sh");
+    assert!(
+        out.status.success(),
+        "databases.sh start postgres: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8(out.stdout).unwrap();
+    let field = |k: &str| {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(k)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("no {k}= in {line}"))
+            .to_string()
+    };
+    let pg = Postgres {
+        pid: field("PID"),
+        url: field("URL"),
+    };
+    // The rows, sealed in db mode with the suite's key, inserted.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let home = work.path().join("db-mode").to_string_lossy().into_owned();
+    let cache = cache_dir().to_string_lossy().into_owned();
+    let settings = Settings::resolve(FileConfig::default(), |k| match k {
+        "SECRET_MANAGER" => Some("db".to_string()),
+        "FERNET_KEY" => Some(KEY.to_string()),
+        "OM_SECRETS_HOME" => Some(home.clone()),
+        "OM_SECRETS_CACHE" => Some(cache.clone()),
+        _ => None,
+    })
+    .unwrap();
+    let m = rt
+        .block_on(SecretsManager::from_settings(&settings))
+        .unwrap();
+    let shape = sample::Shape {
+        services: Some(12),
+        others: false,
+        odd_names_every: 0,
+    };
+    let rows = sample::corpus(&repo_dir(), &shape);
+    let stored = rt.block_on(sample::seal(&m, &rows));
+    rt.block_on(sample::create_tables(&repo_dir(), &pg.url));
+    rt.block_on(sample::insert(&pg.url, &rows, &stored));
+    let mut with_secrets = Vec::new();
+    for (r, s) in rows.iter().zip(&stored) {
+        let Some(SubjectKind::Service(st)) = &r.kind else {
+            continue;
+        };
+        let subject = SubjectKind::Service(st.clone())
+            .subject(Some(&r.name), s)
+            .unwrap();
+        let expected = rt.block_on(m.reveal(&subject, s, false)).unwrap();
+        if expected.to_string().contains("\"secret-r") {
+            with_secrets.push(json!({
+                "table": r.table, "id": r.id, "name": r.name,
+                "serviceType": st, "expected": expected,
+            }));
+        }
+    }
+    // A row sealed with another key, for the Java test to insert later.
+    let other =
+        om_secrets::fernet::FernetKeys::parse(&om_secrets::fernet::FernetKeys::generate_key())
+            .unwrap();
+    let bad_id = "ffffffff-0000-4000-8000-0000000000b1";
+    let bad = json!({
+        "id": bad_id, "name": "bad-1", "serviceType": "Mysql",
+        "updatedAt": 1, "updatedBy": "admin", "deleted": false,
+        "connection": {"config": {"type": "Mysql", "username": "u",
+            "authType": {"password": other.encrypt("wrong-key-secret")}}}
+    });
+    let input = work.path().join("migrate-rows.json");
+    std::fs::write(
+        &input,
+        json!({
+            "rows": with_secrets,
+            "badRowId": bad_id,
+            "badRowSql": format!(
+                "INSERT INTO dbservice_entity (json, namehash) VALUES ('{}'::jsonb, 'bad-1-hash')",
+                bad.to_string().replace('\'', "''")
+            ),
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let classpath = std::env::join_paths([b.jar.as_path(), b.test_classes.as_path()]).unwrap();
+    let out = java(work.path())
+        .arg(format!("-Dom.test.work={}", work.path().display()))
+        .arg(format!("-Dom.test.fernetKey={KEY}"))
+        .arg(format!("-Dom.test.migrate.url={}", pg.url))
+        .arg(format!("-Dom.test.migrate.rows={}", input.display()))
+        .arg("-jar")
+        .arg(&b.junit)
+        .arg("--class-path")
+        .arg(&classpath)
+        .args([
+            "--select-class",
+            "org.openmetadata.secrets.wasm.MigrateOnStartTest",
+            "--details=tree",
+            "--disable-banner",
+            "--disable-ansi-colors",
+            "--fail-if-no-tests",
+        ])
+        .output()
+        .expect("run java");
+    drop(pg);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}\n{stderr}");
+    let ok = count(&stdout, "tests successful").unwrap_or(0);
+    assert!(
+        out.status.success() && ok == 1,
+        "MigrateOnStartTest failed ({}): {ok} passed",
+        out.status
+    );
+    // The progress and the summary went to stderr, without the password or
+    // a secret value.
+    assert!(
+        stderr.contains("migrateOnStart: migrate: "),
+        "no summary on stderr: {stderr}"
+    );
+    let pw = {
+        let rest = field("URL");
+        let auth = rest
+            .split_once("://")
+            .unwrap()
+            .1
+            .rsplit_once('@')
+            .unwrap()
+            .0
+            .to_string();
+        auth.split_once(':').unwrap().1.to_string()
+    };
+    assert!(!stderr.contains(&pw) && !stdout.contains(&pw));
+    assert!(!stderr.contains("wrong-key-secret") && !stderr.contains("secret-r1-"));
 }

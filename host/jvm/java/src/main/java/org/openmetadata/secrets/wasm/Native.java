@@ -162,6 +162,14 @@ final class Native {
             Boolean.TRUE.equals(e.get("retryable")), (String) e.get("secretId"), message);
       case "config":
         return new ConfigException(message);
+      case "migration":
+        return new MigrationException(
+            Boolean.TRUE.equals(e.get("retryable")),
+            e.get("skippedRows") instanceof Number ? ((Number) e.get("skippedRows")).longValue() : 0,
+            e.get("orphanedSecrets") instanceof Number
+                ? ((Number) e.get("orphanedSecrets")).longValue()
+                : 0,
+            message);
       case "closed":
         throw new IllegalStateException(message);
       default:

@@ -31,6 +31,14 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * instance owns; {@link #close()} waits for calls in flight, then shuts it down; later calls throw
  * {@link IllegalStateException}. A thread interrupted during a call finishes the call (its
  * interrupt status stays set). An instance never closed is closed when it becomes unreachable.
+ *
+ * <p><b>Migration at start-up.</b> With {@code migrateOnStart} configured (the database URL, or
+ * {@code {url, requireClean}}; also {@code OM_SECRETS_MIGRATE_ON_START}; managed modes only), every
+ * factory first runs {@code om-secrets migrate} on that OpenMetadata database, blocking, and returns
+ * only once the database's secrets are in the store; its progress and summary go to stderr as
+ * {@code migrateOnStart:} lines. If it cannot run, or finishes with skipped rows or orphaned secrets
+ * while {@code requireClean} is true (the default), the factory throws a {@link
+ * MigrationException} and no instance is made.
  */
 public final class OmSecrets implements AutoCloseable {
   private static final Cleaner CLEANER = Cleaner.create();
@@ -81,6 +89,7 @@ public final class OmSecrets implements AutoCloseable {
    *
    * @return a new instance
    * @throws ConfigException if the configuration is invalid or the store refuses it
+   * @throws MigrationException if {@code migrateOnStart} is configured and did not finish cleanly
    */
   public static OmSecrets fromEnvironment() {
     return new OmSecrets(Native.open(0, null));
@@ -93,6 +102,7 @@ public final class OmSecrets implements AutoCloseable {
    * @param file the YAML file
    * @return a new instance
    * @throws ConfigException if the file is unreadable or invalid
+   * @throws MigrationException if {@code migrateOnStart} is configured and did not finish cleanly
    */
   public static OmSecrets fromFile(Path file) {
     Objects.requireNonNull(file, "file");
@@ -102,12 +112,13 @@ public final class OmSecrets implements AutoCloseable {
   /**
    * Configured by a map of the file's keys ({@code secretsManager}, {@code prefix}, {@code tags},
    * {@code parameters}, {@code fernetKey}, {@code clusterName}, {@code home}, {@code plugins},
-   * {@code limits}), each overridable by its environment variable as with a file. Unknown keys are
-   * errors.
+   * {@code limits}, {@code migrateOnStart}), each overridable by its environment variable as with a
+   * file. Unknown keys are errors.
    *
    * @param config the keys (values: strings, numbers, booleans, lists, maps)
    * @return a new instance
    * @throws ConfigException if the configuration is invalid
+   * @throws MigrationException if {@code migrateOnStart} is configured and did not finish cleanly
    */
   public static OmSecrets fromMap(Map<String, ?> config) {
     Objects.requireNonNull(config, "config");
