@@ -8,8 +8,8 @@
 //! `OutOfMemoryError` while copying); everything else is an [`Answer`].
 //!
 //! `unsafe_code` is allowed in this module only, for `#[unsafe(no_mangle)]`:
-//! the JVM finds native methods by their exported names. No raw pointer is
-//! dereferenced here.
+//! the JVM finds native methods (and `JNI_OnLoad`) by their exported names.
+//! No raw pointer is dereferenced here.
 
 #![allow(unsafe_code)]
 
@@ -22,6 +22,29 @@ use jni::sys::{jboolean, jint, jlong};
 use crate::{
     Answer, Instance, Op, Source, Thrown, guarded, lookup, subject_kind, too_large, unregister,
 };
+
+/// `JNI_OnLoad`: run by `System.load`, before any native method. Replaces
+/// Rust's default panic hook (this library's own: a `cdylib` has its own
+/// standard library), which printed a panic's message to the JVM's stderr,
+/// the server's log, though the message could quote a value and the
+/// exception deliberately leaves it out. A panic is now reported by place
+/// only.
+#[unsafe(no_mangle)]
+pub extern "system" fn JNI_OnLoad(
+    _vm: *mut jni::sys::JavaVM,
+    _reserved: *mut std::ffi::c_void,
+) -> jint {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "om-secrets: a native panic{at}, caught at the JVM boundary (its message is not shown: it could quote a value)"
+        );
+    }));
+    jni::sys::JNI_VERSION_1_8
+}
 
 /// The bytes of a Java `byte[]` (`None` for null).
 fn bytes(env: &Env<'_>, array: &JByteArray<'_>) -> jni::errors::Result<Option<Vec<u8>>> {

@@ -21,6 +21,41 @@ class LeakAttackTest {
     assertFalse(s.contains(SECRET), "a secret value in: " + s);
   }
 
+  /** A child JVM that panics natively, caught at the boundary. */
+  public static final class PanickingChild {
+    public static void main(String[] args) {
+      try {
+        Native.check(Native.panicForTest(false));
+      } catch (OmSecretsException e) {
+        System.out.println("caught " + e.getClass().getSimpleName());
+      }
+      try {
+        Native.panicForTest(true);
+      } catch (RuntimeException e) {
+        System.out.println("caught outer");
+      }
+    }
+  }
+
+  /**
+   * A native panic's message never reaches the JVM's stderr (the server's log): Rust's default
+   * panic hook printed it there, though the exception leaves it out because it could quote a value.
+   */
+  @Test
+  void aNativePanicsMessageIsNotPrinted() throws Exception {
+    String cp = LoadingAttackTest.location(OmSecrets.class) + java.io.File.pathSeparator
+        + LoadingAttackTest.location(LeakAttackTest.class);
+    Process p = new ProcessBuilder(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-XX:TieredStopAtLevel=1", "-cp", cp, PanickingChild.class.getName())
+        .redirectErrorStream(true)
+        .start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
+    assertTrue(out.contains("caught OmSecretsException") && out.contains("caught outer"), out);
+    assertFalse(out.contains("deliberate"), "the panic's message was printed: " + out);
+    assertTrue(out.contains("native panic at "), "a panic says where it happened: " + out);
+  }
+
   @Test
   void toStringsNeverShowADocument() {
     try (OmSecrets om = open("managed-local")) {
