@@ -375,6 +375,98 @@ fn an_unreadable_journal_is_reported_not_ignored(kind: &'static str) {
     verify(&fx, &manager_of(&om), true);
 }
 
+/// OpenMetadata Fernet-encrypts values outside the tables `migrate` walks,
+/// whatever its secrets manager: the SMTP password and Slack tokens in
+/// `openmetadata_settings` (a setting may be one whole `fernet:` string),
+/// webhook secret keys of `event_subscription_entity`. A `rotate` that left
+/// them under the old key made "then drop the old key" lose them; they are
+/// re-encrypted too, and decrypt with the new key alone.
+fn rotate_also_reencrypts_openmetadatas_own_fernet_values(kind: &'static str) {
+    let old = key();
+    let new = key();
+    let fx = load(kind, &few_services(2), &old);
+    let oldk = FernetKeys::parse(&old).unwrap();
+    let newk = FernetKeys::parse(&new).unwrap();
+    let pg = sample::is_postgres(&fx.db.url);
+    if pg {
+        fx.db.exec(
+            "CREATE TABLE openmetadata_settings (id SERIAL NOT NULL, configType VARCHAR(36) NOT NULL, \
+             json JSONB NOT NULL, PRIMARY KEY (id, configType), UNIQUE (configType)); \
+             CREATE TABLE event_subscription_entity (id varchar(36) NOT NULL, json JSONB NOT NULL, PRIMARY KEY (id))",
+        );
+    } else {
+        fx.db.exec(
+            "CREATE TABLE openmetadata_settings (id MEDIUMINT NOT NULL AUTO_INCREMENT, configType VARCHAR(36) NOT NULL, \
+             json JSON NOT NULL, PRIMARY KEY (id, configType), UNIQUE (configType)); \
+             CREATE TABLE event_subscription_entity (id varchar(36) NOT NULL, json JSON NOT NULL, PRIMARY KEY (id))",
+        );
+    }
+    let smtp = json!({"username": "u", "serverEndpoint": "smtp.example.com",
+                      "password": oldk.encrypt("smtp-password-value")});
+    let slack = json!(oldk.encrypt(r#"{"botToken":"xoxb-slack-value"}"#));
+    let hook_id = "dddddddd-0000-4000-8000-000000000001";
+    let hook = json!({"id": hook_id, "name": "hook", "destinations": [
+        {"type": "Webhook", "config": {"endpoint": "http://h", "secretKey": oldk.encrypt("webhook-secret-value")}}]});
+    let q = |v: &serde_json::Value| v.to_string().replace('\'', "''");
+    fx.db.exec(&format!(
+        "INSERT INTO openmetadata_settings (configType, json) VALUES ('emailConfiguration', '{}'), ('slackAppConfiguration', '{}')",
+        q(&smtp),
+        q(&slack)
+    ));
+    fx.db.exec(&format!(
+        "INSERT INTO event_subscription_entity (id, json) VALUES ('{hook_id}', '{}')",
+        q(&hook)
+    ));
+    let om = om_local(&format!("{new},{old}"));
+    let run = crate::migrate::run_db(&om, "rotate", &fx.db.url, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let read = |sql: &str| -> serde_json::Value {
+        let url = fx.db.url.clone();
+        let sql = sql.to_string();
+        let text: String = block_on(async move {
+            use sqlx::Connection;
+            if pg {
+                let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::query_scalar(&sql).fetch_one(&mut c).await.unwrap()
+            } else {
+                let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap();
+                sqlx::query_scalar(&sql).fetch_one(&mut c).await.unwrap()
+            }
+        });
+        serde_json::from_str(&text).unwrap()
+    };
+    let cast = if pg {
+        "json::text"
+    } else {
+        "CAST(json AS CHAR)"
+    };
+    let smtp_after = read(&format!(
+        "SELECT {cast} FROM openmetadata_settings WHERE configType = 'emailConfiguration'"
+    ));
+    let slack_after = read(&format!(
+        "SELECT {cast} FROM openmetadata_settings WHERE configType = 'slackAppConfiguration'"
+    ));
+    let hook_after = read(&format!("SELECT {cast} FROM event_subscription_entity"));
+    let dec = |v: &serde_json::Value| newk.decrypt(v.as_str().unwrap()).map(|p| p.to_string());
+    assert_eq!(
+        dec(&smtp_after["password"]).as_deref(),
+        Ok("smtp-password-value")
+    );
+    assert_eq!(
+        dec(&slack_after).as_deref(),
+        Ok(r#"{"botToken":"xoxb-slack-value"}"#)
+    );
+    assert_eq!(
+        dec(&hook_after["destinations"][0]["config"]["secretKey"]).as_deref(),
+        Ok("webhook-secret-value")
+    );
+    assert_eq!(smtp_after["username"], "u");
+    // A rerun changes nothing.
+    let again = crate::migrate::run_db(&om, "rotate", &fx.db.url, &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(total(&again.report, "migrated"), 0, "{}", again.report);
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod postgres {
@@ -393,4 +485,5 @@ on_both!(
     rows_sharing_a_name_are_not_moved_onto_one_id,
     a_big_pages_journal_fits_the_checkpoint_table,
     an_unreadable_journal_is_reported_not_ignored,
+    rotate_also_reencrypts_openmetadatas_own_fernet_values,
 );

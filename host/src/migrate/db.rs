@@ -86,6 +86,12 @@ pub enum Filter {
     Bots,
 }
 
+/// The column a table's rows are walked and updated by: its
+/// [`Table::key`](super::Table::key) (`id` for any other name).
+fn key_of(table: &str) -> &'static str {
+    super::tables::rotated_by_name(table).map_or("id", |t| t.key)
+}
+
 /// `url` without its password (and user), for messages and reports: the
 /// scheme, host, port and path; no user information (everything up to the
 /// last `@`, so a password holding an unescaped `/` or `@` goes too) and no
@@ -272,19 +278,24 @@ impl Db {
         after: Option<&str>,
     ) -> Result<u64, sqlx::Error> {
         let after = after.unwrap_or("");
+        let key = key_of(table);
         let bots = self.bot_clause(filter);
         let n: i64 = match self {
             Db::Postgres(p) => {
-                sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE id > $1{bots}"))
-                    .bind(after)
-                    .fetch_one(p)
-                    .await?
+                sqlx::query_scalar(&format!(
+                    "SELECT COUNT(*) FROM {table} WHERE {key} > $1{bots}"
+                ))
+                .bind(after)
+                .fetch_one(p)
+                .await?
             }
             Db::MySql(p) => {
-                sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE id > ?{bots}"))
-                    .bind(after)
-                    .fetch_one(p)
-                    .await?
+                sqlx::query_scalar(&format!(
+                    "SELECT COUNT(*) FROM {table} WHERE {key} > ?{bots}"
+                ))
+                .bind(after)
+                .fetch_one(p)
+                .await?
             }
         };
         Ok(n.max(0) as u64)
@@ -299,10 +310,11 @@ impl Db {
         limit: usize,
     ) -> Result<Vec<RawRow>, sqlx::Error> {
         let bots = self.bot_clause(filter);
+        let key = key_of(table);
         let rows = match self {
             Db::Postgres(p) => {
                 sqlx::query(&format!(
-                    "SELECT id::text, json::text FROM {table} WHERE id > $1{bots} ORDER BY id LIMIT $2"
+                    "SELECT {key}::text, json::text FROM {table} WHERE {key} > $1{bots} ORDER BY {key} LIMIT $2"
                 ))
                 .bind(after)
                 .bind(limit as i64)
@@ -313,7 +325,7 @@ impl Db {
                 .collect::<Vec<_>>()
             }
             Db::MySql(p) => sqlx::query(&format!(
-                "SELECT CAST(id AS CHAR), CAST(json AS CHAR) FROM {table} WHERE id > ?{bots} ORDER BY id LIMIT ?"
+                "SELECT CAST({key} AS CHAR), CAST(json AS CHAR) FROM {table} WHERE {key} > ?{bots} ORDER BY {key} LIMIT ?"
             ))
             .bind(after)
             .bind(limit as i64)
@@ -356,16 +368,17 @@ impl Db {
 
     /// One row by primary key, or `None` if it is gone.
     pub async fn row(&self, table: &str, id: &str) -> Result<Option<RawRow>, sqlx::Error> {
+        let key = key_of(table);
         let json: Option<Option<String>> = match self {
             Db::Postgres(p) => {
-                sqlx::query_scalar(&format!("SELECT json::text FROM {table} WHERE id = $1"))
+                sqlx::query_scalar(&format!("SELECT json::text FROM {table} WHERE {key} = $1"))
                     .bind(id)
                     .fetch_optional(p)
                     .await?
             }
             Db::MySql(p) => {
                 sqlx::query_scalar(&format!(
-                    "SELECT CAST(json AS CHAR) FROM {table} WHERE id = ?"
+                    "SELECT CAST(json AS CHAR) FROM {table} WHERE {key} = ?"
                 ))
                 .bind(id)
                 .fetch_optional(p)
@@ -392,6 +405,7 @@ impl Db {
         new: &str,
         between: impl FnOnce(),
     ) -> Result<bool, sqlx::Error> {
+        let key = key_of(table);
         match self {
             Db::Postgres(p) => {
                 let cast = if json_type.eq_ignore_ascii_case("json") {
@@ -401,7 +415,7 @@ impl Db {
                 };
                 let mut tx = p.begin().await?;
                 let n = sqlx::query(&format!(
-                    "UPDATE {table} SET json = $1::{cast} WHERE id = $2 AND json::text = $3"
+                    "UPDATE {table} SET json = $1::{cast} WHERE {key} = $2 AND json::text = $3"
                 ))
                 .bind(new)
                 .bind(id)
@@ -416,7 +430,7 @@ impl Db {
             Db::MySql(p) => {
                 let mut tx = p.begin().await?;
                 let n = sqlx::query(&format!(
-                    "UPDATE {table} SET json = ? WHERE id = ? AND MD5(CAST(json AS CHAR)) = MD5(?)"
+                    "UPDATE {table} SET json = ? WHERE {key} = ? AND MD5(CAST(json AS CHAR)) = MD5(?)"
                 ))
                 .bind(new)
                 .bind(id)

@@ -303,13 +303,22 @@ async fn run(
 ) -> Result<Report, MigrateError> {
     let started = Instant::now();
     let url = opts.database_url.as_str();
+    // `rotate` also walks the tables OpenMetadata Fernet-encrypts values of
+    // itself (settings, event subscriptions): an old key dropped after a
+    // rotation must not be needed there either.
+    let rotating = matches!(op, Op::Rotate { .. });
     let selected: Vec<&'static Table> = match &opts.only {
+        None if rotating => TABLES.iter().chain(tables::ROTATE_ONLY).collect(),
         None => TABLES.iter().collect(),
         Some(names) => {
             let mut v = Vec::new();
             for n in names {
-                let t = tables::by_name(n.trim())
-                    .ok_or_else(|| MigrateError::UnknownTable(n.trim().to_string()))?;
+                let found = if rotating {
+                    tables::rotated_by_name(n.trim())
+                } else {
+                    tables::by_name(n.trim())
+                };
+                let t = found.ok_or_else(|| MigrateError::UnknownTable(n.trim().to_string()))?;
                 if !v.contains(&t) {
                     v.push(t);
                 }
@@ -524,8 +533,22 @@ struct Parsed {
     name: String,
 }
 
-/// Why a row's JSON cannot be used; never quotes it.
+/// Why a row's JSON cannot be used; never quotes it. The rows of a table
+/// only `rotate` walks may hold any JSON value (a setting may be a whole
+/// `fernet:` string) and have no name.
 fn parse_row(table: &Table, id: &str, text: &str) -> Result<(Value, String), String> {
+    if table.kind == TableKind::Fernet {
+        return serde_json::from_str(text)
+            .map(|doc| (doc, String::new()))
+            .map_err(|e| {
+                format!(
+                    "malformed JSON ({:?} error at line {}, column {})",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                )
+            });
+    }
     let doc: Value = serde_json::from_str(text).map_err(|e| {
         format!(
             "malformed JSON ({:?} error at line {}, column {})",
@@ -560,6 +583,7 @@ fn service_type_of(table: &Table, doc: &Value) -> String {
         TableKind::Workflow => doc.pointer("/request/serviceType"),
         TableKind::Pipeline => doc.get("pipelineType"),
         TableKind::Bot => return "bot".into(),
+        TableKind::Fernet => return table.name.into(),
     };
     s.and_then(Value::as_str).unwrap_or("unknown").to_string()
 }

@@ -13,6 +13,9 @@ pub struct Table {
     pub name: &'static str,
     /// What its rows are: a service type, `bot`, `pipeline` or `workflow`.
     pub kind: TableKind,
+    /// The unique text column rows are walked by (`id`; `configType` for
+    /// `openmetadata_settings`, whose `id` is a number).
+    pub key: &'static str,
 }
 
 /// What a table's rows are.
@@ -26,6 +29,9 @@ pub enum TableKind {
     Pipeline,
     /// Automation workflows: `request.connection.config`.
     Workflow,
+    /// Rows OpenMetadata Fernet-encrypts values of outside any secrets
+    /// manager (settings, event subscriptions): only `rotate` walks them.
+    Fernet,
 }
 
 impl Table {
@@ -36,6 +42,9 @@ impl Table {
             TableKind::Bot => SubjectKind::Bot,
             TableKind::Pipeline => SubjectKind::Pipeline,
             TableKind::Workflow => SubjectKind::Workflow,
+            // Never sealed (only `rotate` walks them); a service kind no
+            // plugin serves, so that a mistaken seal fails.
+            TableKind::Fernet => SubjectKind::Service(String::new()),
         }
     }
 
@@ -52,6 +61,7 @@ const fn service(name: &'static str, t: &'static str) -> Table {
     Table {
         name,
         kind: TableKind::Service(t),
+        key: "id",
     }
 }
 
@@ -73,18 +83,45 @@ pub const TABLES: &[Table] = &[
     Table {
         name: "user_entity",
         kind: TableKind::Bot,
+        key: "id",
     },
     Table {
         name: "ingestion_pipeline_entity",
         kind: TableKind::Pipeline,
+        key: "id",
     },
     Table {
         name: "automations_workflow",
         kind: TableKind::Workflow,
+        key: "id",
+    },
+];
+
+/// The tables only `rotate` walks, after [`TABLES`]: OpenMetadata
+/// Fernet-encrypts values there itself whatever the secrets manager (the
+/// SMTP password and Slack tokens in its settings, webhook secret keys and
+/// destination credentials of event subscriptions), so dropping an old key
+/// without re-encrypting them would lose those values.
+pub const ROTATE_ONLY: &[Table] = &[
+    Table {
+        name: "openmetadata_settings",
+        kind: TableKind::Fernet,
+        key: "configType",
+    },
+    Table {
+        name: "event_subscription_entity",
+        kind: TableKind::Fernet,
+        key: "id",
     },
 ];
 
 /// The table named `name`, if it is one of [`TABLES`].
 pub fn by_name(name: &str) -> Option<&'static Table> {
     TABLES.iter().find(|t| t.name == name)
+}
+
+/// The table named `name` among those `rotate` walks ([`TABLES`] and
+/// [`ROTATE_ONLY`]).
+pub fn rotated_by_name(name: &str) -> Option<&'static Table> {
+    by_name(name).or_else(|| ROTATE_ONLY.iter().find(|t| t.name == name))
 }
