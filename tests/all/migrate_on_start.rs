@@ -317,6 +317,51 @@ fn serve_migrates_before_it_turns_ready() {
     assert_not_in(&s.logs(), &values, "the server's output");
 }
 
+/// Two replicas at once on one database and one store: the second waits
+/// for the first's lock (not ready meanwhile, still running), then runs
+/// its own (idempotent) pass and turns ready.
+#[test]
+fn a_second_replica_waits_for_the_first() {
+    let key = key();
+    let mut shape = shape();
+    shape.services = Some(12);
+    let fx = load("postgres", &shape, &key);
+    let om = om_for(&fx);
+    let home = om.path("");
+    let resume = om.home.path().join("resume");
+    let om = om
+        .with("OM_SECRETS_MIGRATE_ON_START", &fx.db.url)
+        .with("OM_SECRETS_TEST_STALL_AT_STEP", "1")
+        .with("OM_SECRETS_TEST_RESUME_FILE", resume.to_str().unwrap());
+    let mut a = Serve::start(om, None);
+    a.wait_for("paused at step 1", Duration::from_secs(120))
+        .unwrap_or_else(|st| panic!("serve exited ({st}): {}", a.logs()));
+    // The second replica: the same store, the same database.
+    let om_b = Om::new()
+        .with("FERNET_KEY", &key)
+        .with("OM_SECRETS_HOME", home.to_str().unwrap())
+        .with("OM_SECRETS_MIGRATE_ON_START", &fx.db.url);
+    let mut b = Serve::start(om_b, None);
+    b.wait_for(
+        "another migration is running on postgres://",
+        Duration::from_secs(120),
+    )
+    .unwrap_or_else(|st| panic!("serve exited ({st}): {}", b.logs()));
+    assert_eq!(b.get("/readyz").0, 503);
+    assert_eq!(a.get("/readyz").0, 503);
+    assert!(b.child.try_wait().unwrap().is_none(), "{}", b.logs());
+    std::fs::write(&resume, "").unwrap();
+    a.wait_ready(Duration::from_secs(180));
+    b.wait_ready(Duration::from_secs(180));
+    assert!(
+        b.logs().contains("migrateOnStart: migrate: ") && b.logs().contains("nothing changed"),
+        "the second pass rewrote nothing: {}",
+        b.logs()
+    );
+    verify(&fx, &manager_of(&a.om), true);
+    assert_not_in(&b.logs(), &[&password(&fx.db.url)], "the server's output");
+}
+
 #[test]
 fn an_unreachable_database_stops_serve() {
     // A port nothing listens on.

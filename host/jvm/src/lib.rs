@@ -117,7 +117,8 @@ impl Thrown {
         let message = e.to_string();
         match e {
             OnStartError::Failed(f) => Thrown {
-                // An unreachable database or a run already going may pass.
+                // An unreachable database may come back (a run already
+                // going is waited for by on_start::run).
                 retryable: matches!(f, MigrateError::Database { .. } | MigrateError::Busy(_)),
                 ..Self::new("migration", message)
             },

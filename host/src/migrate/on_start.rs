@@ -8,10 +8,15 @@
 //! holds its lock) is an [`OnStartError::Failed`]; a report that lists
 //! skipped rows or orphans is an [`OnStartError::Unclean`] unless
 //! `requireClean: false`, in which case it is logged (each row by table, id
-//! and reason) and the caller serves anyway. No retry: the caller stops, and
-//! its supervisor (Kubernetes, systemd) restarts it, as with OpenMetadata's
-//! own failed migrations. Errors and lines never hold the URL's credentials
-//! or a secret value.
+//! and reason) and the caller serves anyway.
+//!
+//! Another replica migrating the same database at the same moment holds its
+//! lock: this one waits (1 s, doubling to 30 s between tries, not ready
+//! meanwhile) and then runs (an idempotent pass over rows already done).
+//! Any other failure is not retried: the caller stops, and its supervisor
+//! (Kubernetes, systemd) restarts it, as with OpenMetadata's own failed
+//! migrations. Errors and lines never hold the URL's credentials or a
+//! secret value.
 
 use std::io::Write;
 use std::time::Duration;
@@ -81,7 +86,20 @@ pub async fn run(
     };
     line(&format!("migrating {shown} before serving"));
     let progress = Prefixed(Lines::new(Duration::from_secs(5)));
-    let report = super::migrate(manager, &opts, &progress).await?;
+    let mut wait = Duration::from_secs(1);
+    let report = loop {
+        match super::migrate(manager, &opts, &progress).await {
+            Err(MigrateError::Busy(_)) => {
+                line(&format!(
+                    "another migration is running on {shown}; trying again in {} s",
+                    wait.as_secs()
+                ));
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(30));
+            }
+            r => break r?,
+        }
+    };
     for l in report.summary().lines() {
         line(l);
     }

@@ -2,8 +2,9 @@ package org.openmetadata.secrets.wasm;
 
 /**
  * The start-up migration ({@code migrateOnStart}) did not let the instance open: the database could
- * not be reached or failed, another migration was running on it, or the migration finished with
- * rows it left as they were or secrets no row references ({@code requireClean}, the default). The
+ * not be reached or failed, or the migration finished with rows it left as they were or secrets no
+ * row references ({@code requireClean}, the default). (A migration another instance is running on
+ * the same database is waited for, not an error.) The
  * message names the database without its credentials and each such row by table, id and reason,
  * never a value. Rows already migrated stay migrated; opening again reruns the migration, which
  * converges.
@@ -18,7 +19,7 @@ public class MigrationException extends OmSecretsException {
   /**
    * A failed or unclean start-up migration.
    *
-   * @param retryable whether opening again may succeed as is (the database was unreachable or busy)
+   * @param retryable whether opening again may succeed as is (the database was unreachable)
    * @param skippedRows rows left as they were (0 if the migration did not finish)
    * @param orphanedSecrets secrets no row references (0 if the migration did not finish)
    * @param message what happened (no secret value, no credential)
@@ -32,8 +33,7 @@ public class MigrationException extends OmSecretsException {
   }
 
   /**
-   * Whether opening again may succeed without a change (the database was unreachable or another
-   * migration held it).
+   * Whether opening again may succeed without a change (the database was unreachable).
    *
    * @return true for a transient failure
    */
