@@ -30,6 +30,11 @@
 //!   caller's thread. `close()` drops the runtime once no call uses it.
 
 #![warn(missing_docs)]
+// `Thrown` (the error every call can give Java: kind, pointer, retryable,
+// plugin, secret id, message, an unclean migration's counts) is 128 bytes;
+// it is built only on the error path, once per failed call, and boxing it
+// would add an allocation there for nothing.
+#![allow(clippy::result_large_err)]
 
 pub mod native;
 pub mod packaging;
@@ -88,11 +93,20 @@ pub struct Thrown {
     pub secret_id: Option<String>,
     /// The message.
     pub message: String,
-    /// Rows the start-up migration left as they were (`migration`, when it
-    /// finished unclean).
-    pub skipped_rows: Option<u64>,
-    /// Secrets it found no row referencing (`migration`, unclean).
-    pub orphaned_secrets: Option<u64>,
+    /// What an unclean start-up migration left (`migration`), boxed: the
+    /// other errors stay small.
+    #[serde(flatten)]
+    pub unclean: Option<Box<Unclean>>,
+}
+
+/// The counts of a start-up migration that finished unclean.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unclean {
+    /// Rows left as they were.
+    pub skipped_rows: u64,
+    /// Secrets no row references.
+    pub orphaned_secrets: u64,
 }
 
 impl Thrown {
@@ -104,8 +118,7 @@ impl Thrown {
             plugin: None,
             secret_id: None,
             message: message.into(),
-            skipped_rows: None,
-            orphaned_secrets: None,
+            unclean: None,
         }
     }
 
@@ -125,8 +138,10 @@ impl Thrown {
             OnStartError::Unclean {
                 skipped, orphans, ..
             } => Thrown {
-                skipped_rows: Some(*skipped as u64),
-                orphaned_secrets: Some(*orphans as u64),
+                unclean: Some(Box::new(Unclean {
+                    skipped_rows: *skipped as u64,
+                    orphaned_secrets: *orphans as u64,
+                })),
                 ..Self::new("migration", message)
             },
         }
