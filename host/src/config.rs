@@ -448,7 +448,9 @@ pub struct Settings {
     pub plugins: PluginPolicy,
     /// Sandbox limits.
     pub limits: Limits,
-    /// The migration to run before serving (`migrateOnStart`), if any.
+    /// The migration to run before serving (`migrateOnStart`), if any:
+    /// `om-secrets serve` and the JVM binding run it; a library embedder
+    /// calls `om_secrets::migrate::on_start::run` itself (feature `migrate`).
     pub migrate_on_start: Option<MigrateOnStart>,
 }
 
