@@ -58,7 +58,7 @@ impl RunLock {
             }
             RunLock::MySql(mut c) => {
                 let _ = sqlx::query(
-                    "SELECT RELEASE_LOCK(CONCAT('om_secrets_migrate.', COALESCE(DATABASE(), '')))",
+                    "SELECT RELEASE_LOCK(CONCAT('om_secrets_migrate.', MD5(COALESCE(DATABASE(), ''))))",
                 )
                 .execute(&mut *c)
                 .await;
@@ -203,8 +203,9 @@ impl Db {
     /// its own held until [`RunLock::release`] (or until the process dies:
     /// the lock is the session's, so a `kill -9` frees it). `Ok(None)`:
     /// another run holds it. PostgreSQL: an advisory lock (per database);
-    /// MySQL/MariaDB: `GET_LOCK` on a name holding the database's (its
-    /// locks are server-wide).
+    /// MySQL/MariaDB: `GET_LOCK` on a name holding the MD5 of the
+    /// database's (its locks are server-wide, their names at most 64
+    /// characters: a database's name may take 64 alone).
     pub async fn try_lock(&self) -> Result<Option<RunLock>, sqlx::Error> {
         match self {
             Db::Postgres(p) => {
@@ -218,7 +219,7 @@ impl Db {
             Db::MySql(p) => {
                 let mut c = p.acquire().await?;
                 let got: Option<i64> = sqlx::query_scalar(
-                    "SELECT GET_LOCK(CONCAT('om_secrets_migrate.', COALESCE(DATABASE(), '')), 0)",
+                    "SELECT GET_LOCK(CONCAT('om_secrets_migrate.', MD5(COALESCE(DATABASE(), ''))), 0)",
                 )
                 .fetch_one(&mut *c)
                 .await?;
