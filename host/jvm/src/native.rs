@@ -103,9 +103,28 @@ fn stack_needed(depth: usize) -> usize {
 }
 
 /// How much of the calling thread's stack is left below this frame (`None`
-/// when the thread's bounds are unknown).
-#[allow(unsafe_code)]
+/// when the thread's bounds are unknown). The bounds are read once per
+/// thread (`pthread_getattr_np` also asks the kernel for the thread's CPU
+/// affinity: a system call not worth making per call).
 fn stack_left() -> Option<usize> {
+    thread_local! {
+        // The lowest address of this thread's stack (0: unknown). A plain
+        // Cell: no destructor to register, nothing that pins the library.
+        static LOW: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+    }
+    let low = LOW.with(|l| {
+        if l.get().is_none() {
+            l.set(Some(stack_low().unwrap_or(0)));
+        }
+        l.get().unwrap_or(0)
+    });
+    let here = 0u8;
+    (low != 0).then(|| (&raw const here as usize).saturating_sub(low))
+}
+
+/// The lowest address of the calling thread's stack.
+#[allow(unsafe_code)]
+fn stack_low() -> Option<usize> {
     // SAFETY: plain libc calls on a zeroed attribute object of the right
     // type, initialised by pthread_getattr_np and destroyed once read.
     unsafe {
@@ -117,11 +136,7 @@ fn stack_left() -> Option<usize> {
         let mut size: libc::size_t = 0;
         let got = libc::pthread_attr_getstack(&attr, &mut low, &mut size);
         libc::pthread_attr_destroy(&mut attr);
-        if got != 0 {
-            return None;
-        }
-        let here = &raw const attr as usize;
-        Some(here.saturating_sub(low as usize))
+        (got == 0).then_some(low as usize)
     }
 }
 
