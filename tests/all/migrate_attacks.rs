@@ -467,6 +467,63 @@ fn rotate_also_reencrypts_openmetadatas_own_fernet_values(kind: &'static str) {
     assert_eq!(total(&again.report, "migrated"), 0, "{}", again.report);
 }
 
+/// OpenBao stops between two pages (after the first page's values were
+/// written and read back): the next page's store writes fail, the run ends
+/// with an error, and no row of the pages after the first changed — none
+/// updated without its values in the store — nor any value in the output.
+fn openbao_stopping_mid_run_updates_no_row_it_could_not_write(kind: &'static str) {
+    use crate::kms_common::{Kind, Kms};
+    let fx = load(kind, &few_services(30), &key());
+    let kms = Kms::dedicated(Kind::Vault)
+        .with("OM_SM_RETRY_MAX_SECONDS", "1")
+        .with("FERNET_KEY", &fx.key);
+    let om = kms.om(true);
+    let resume = om.home.path().join("resume");
+    let mut cmd = om.command(&["migrate", "--database-url", &fx.db.url, "--page-size", "5"]);
+    cmd.env("OM_SECRETS_TEST_STALL_AT_STEP", "1")
+        .env("OM_SECRETS_TEST_RESUME_FILE", &resume)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("ended before its test hook").unwrap();
+        if line.contains("paused at step") {
+            break;
+        }
+    }
+    let before = fx.db.texts();
+    let _held = kms.server.stop_and_hold();
+    std::fs::write(&resume, "").unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{rest:?}");
+    let stderr = rest.join("\n");
+    assert!(
+        !stderr.contains("secret-r"),
+        "a value in the output: {stderr}"
+    );
+    // Only rows of the first page (ids in order) may have changed.
+    let mut ids: Vec<&String> = before.keys().collect();
+    ids.sort();
+    let first_page: Vec<&String> = fx
+        .rows
+        .iter()
+        .filter(|r| r.table == "dbservice_entity")
+        .map(|r| &r.id)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .take(5)
+        .collect();
+    let after = fx.db.texts();
+    for (id, text) in &before {
+        if !first_page.contains(&id) {
+            assert_eq!(&after[id], text, "row {id} changed after the store stopped");
+        }
+    }
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod postgres {
@@ -486,4 +543,5 @@ on_both!(
     a_big_pages_journal_fits_the_checkpoint_table,
     an_unreadable_journal_is_reported_not_ignored,
     rotate_also_reencrypts_openmetadatas_own_fernet_values,
+    openbao_stopping_mid_run_updates_no_row_it_could_not_write,
 );
