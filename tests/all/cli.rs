@@ -534,3 +534,21 @@ fn the_demo_fails_when_an_example_fails() {
             .any(|id| id.starts_with("/openmetadata/database/"))
     );
 }
+
+/// A password that merely starts with `secret:` is read as a reference (as
+/// OpenMetadata reads it); when the store refuses it as an id, the error names
+/// the field and never repeats the text after `secret:`.
+#[test]
+fn a_password_that_looks_like_a_malformed_reference_is_never_echoed() {
+    let om = Om::new();
+    for password in ["secret:/x/../Very Secret 1", "secret:not/rooted-Very-Secret-2"] {
+        let doc = json!({"type": "Mysql", "authType": {"password": password}}).to_string();
+        let r = om.run(&["seal", "--service-type", "database", "--name", "x"], &doc);
+        let err = r.err();
+        assert!(err.contains("/authType/password"), "{err}");
+        assert!(err.contains("refuses"), "{err}");
+        let tail = &password["secret:".len()..];
+        assert!(!err.contains(tail), "the reference's text is echoed: {err}");
+        assert!(!err.contains("Very"), "{err}");
+    }
+}

@@ -348,8 +348,13 @@ impl SecretsManager {
             return Err(Error::input(pointer, "`secret:` reference without an id"));
         }
         let canonical = match self.backend.store() {
+            // The error names the field, not the reference: a value that
+            // merely starts with `secret:` (a password) is no id to repeat.
             Some(store) => store.canonical(id).await.map_err(|e| {
-                Error::input(pointer, format!("holds a reference the store refuses: {e}"))
+                Error::input(
+                    pointer,
+                    format!("holds a reference the {} store refuses: {}", e.store, e.message),
+                )
             })?,
             None => id.to_string(),
         };
