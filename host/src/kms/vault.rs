@@ -163,8 +163,16 @@ impl VaultStore {
         let p = &settings.parameters;
         let get = |k: &str| p.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
         let address = settings.parameter("address")?.trim().to_string();
+        // The address is shown in errors (`cannot reach Vault at …`): it must
+        // hold no credentials, and a malformed one is not repeated (it may).
         let parsed = url::Url::parse(&address)
-            .map_err(|e| config_err(settings, format!("parameters.address `{address}`: {e}")))?;
+            .map_err(|e| config_err(settings, format!("parameters.address is not a URL: {e}")))?;
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(config_err(
+                settings,
+                "parameters.address holds credentials (`user:password@`): give them as parameters.token, or roleId and secretId",
+            ));
+        }
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
             return Err(config_err(
                 settings,
@@ -219,6 +227,21 @@ impl VaultStore {
             Auth::Token => get("token").unwrap_or_default(),
             Auth::AppRole { .. } => "",
         };
+        // Both travel as HTTP headers; a character a header cannot carry made
+        // the client panic on every call. Refused here, by name only.
+        for (key, value) in [
+            ("token", token),
+            ("namespace", namespace.as_deref().unwrap_or("")),
+        ] {
+            if value.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
+                return Err(config_err(
+                    settings,
+                    format!(
+                        "parameters.{key} holds a character an HTTP header cannot carry (only printable ASCII without spaces)"
+                    ),
+                ));
+            }
+        }
         let base = build_client(&address, namespace.as_deref(), timeout, token)
             .map_err(|e| config_err(settings, e.message))?;
         Ok(VaultStore {
@@ -647,7 +670,38 @@ mod tests {
         .err()
         .unwrap()
         .to_string();
-        assert!(e.contains("not a url"), "{e}");
+        // A malformed address may hold credentials: named, not repeated.
+        assert!(e.contains("parameters.address is not a URL"), "{e}");
+        assert!(!e.contains("not a url"), "{e}");
+        let e = VaultStore::connect(
+            &settings(&[
+                ("VAULT_ADDR", "http://admin:Hunter2-pw@127.0.0.1:1"),
+                ("VAULT_TOKEN", "t"),
+            ]),
+            t,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("parameters.address holds credentials"), "{e}");
+        assert!(!e.contains("Hunter2"), "{e}");
+        // A token or namespace no header can carry (the client panicked on
+        // every call) is refused by name, never shown.
+        for (var, value) in [
+            ("VAULT_TOKEN", "s.tok\nen-Hunter2"),
+            ("VAULT_TOKEN", "s.tok en-Hunter2"),
+            ("VAULT_TOKEN", "s.tökén-Hunter2"),
+        ] {
+            let e = VaultStore::connect(
+                &settings(&[("VAULT_ADDR", "http://127.0.0.1:1"), (var, value)]),
+                t,
+            )
+            .err()
+            .unwrap()
+            .to_string();
+            assert!(e.contains("parameters.token holds a character"), "{e}");
+            assert!(!e.contains("Hunter2"), "{e}");
+        }
         let e = VaultStore::connect(&settings(&[("VAULT_ADDR", "http://127.0.0.1:1")]), t)
             .err()
             .unwrap()
