@@ -26,8 +26,8 @@ mod value;
 
 pub use batch::{BatchItem, CONCURRENCY, Failure, Operation, Outcome, SubjectKind};
 pub use mask::mask_fields;
-pub use subject::{Entity, Subject};
 pub(crate) use subject::check_bot;
+pub use subject::{Entity, Subject};
 
 use std::sync::Arc;
 
@@ -353,7 +353,10 @@ impl SecretsManager {
             Some(store) => store.canonical(id).await.map_err(|e| {
                 Error::input(
                     pointer,
-                    format!("holds a reference the {} store refuses: {}", e.store, e.message),
+                    format!(
+                        "holds a reference the {} store refuses: {}",
+                        e.store, e.message
+                    ),
                 )
             })?,
             None => id.to_string(),
