@@ -541,7 +541,10 @@ fn the_demo_fails_when_an_example_fails() {
 #[test]
 fn a_password_that_looks_like_a_malformed_reference_is_never_echoed() {
     let om = Om::new();
-    for password in ["secret:/x/../Very Secret 1", "secret:not/rooted-Very-Secret-2"] {
+    for password in [
+        "secret:/x/../Very Secret 1",
+        "secret:not/rooted-Very-Secret-2",
+    ] {
         let doc = json!({"type": "Mysql", "authType": {"password": password}}).to_string();
         let r = om.run(&["seal", "--service-type", "database", "--name", "x"], &doc);
         let err = r.err();

@@ -213,7 +213,10 @@ pub(crate) fn check_prefix(store: &str, prefix: &str) -> Result<(), KmsError> {
 }
 
 /// The ids of `ids` below `prefix`, sorted and without repeats.
-pub(crate) fn under_prefix<'a>(ids: impl IntoIterator<Item = &'a String>, prefix: &str) -> Vec<String> {
+pub(crate) fn under_prefix<'a>(
+    ids: impl IntoIterator<Item = &'a String>,
+    prefix: &str,
+) -> Vec<String> {
     let mut v: Vec<String> = ids
         .into_iter()
         .filter(|id| id.starts_with(prefix) && id.len() > prefix.len())

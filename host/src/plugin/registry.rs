@@ -429,7 +429,11 @@ impl Plugins {
 
     /// The plugin that already serves a (service type, connector type) a new
     /// plugin would claim: both compared case-insensitively.
-    pub(crate) fn claimant(&self, service_type: &str, connector_type: &str) -> Option<&LoadedPlugin> {
+    pub(crate) fn claimant(
+        &self,
+        service_type: &str,
+        connector_type: &str,
+    ) -> Option<&LoadedPlugin> {
         let key = service_type.to_ascii_lowercase();
         self.routes
             .range((key.clone(), String::new())..)
