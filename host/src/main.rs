@@ -327,31 +327,9 @@ async fn serve(
                 .with_context(|| format!("--listen `{l}` is not an address and port"))?,
         );
     }
-    // migrateOnStart: /readyz and /v1 answer 503 until the migration has
-    // finished (clean, or unclean with requireClean: false); a failure
-    // stops the server with its error (exit status 1).
-    match settings.migrate_on_start.clone() {
-        None => om_secrets::server::run(settings, server).await?,
-        Some(migration) => {
-            let s = settings.clone();
-            // The migration's future is not Send: it runs on a blocking
-            // thread of the runtime, driven by the runtime's handle.
-            let handle = tokio::runtime::Handle::current();
-            let task = async move {
-                tokio::task::spawn_blocking(move || {
-                    handle.block_on(async {
-                        let manager = SecretsManager::from_settings(&s)
-                            .await
-                            .map_err(|e| format!("migrateOnStart: {e}"))?;
-                        om_secrets::migrate::on_start::run(&manager, &migration).await?;
-                        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-                    })
-                })
-                .await?
-            };
-            om_secrets::server::run_with(settings, server, task).await?
-        }
-    }
+    // With migrateOnStart, the library's server migrates before it turns
+    // ready (and stops if the migration fails).
+    om_secrets::server::run(settings, server).await?;
     Ok(())
 }
 

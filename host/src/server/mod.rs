@@ -541,8 +541,52 @@ pub async fn shutdown_signal() {
 
 /// Serve until SIGTERM/Ctrl-C (what `om-secrets serve` runs). Needs a
 /// multi-threaded tokio runtime.
+///
+/// With `migrateOnStart` in the settings, the database migration runs first,
+/// as a start-up task of [`run_with`]: `/readyz` and `/v1` answer 503 until
+/// it has finished (clean, or unclean with `requireClean: false`); a failure
+/// stops the server with its error.
 pub async fn run(settings: Settings, config: ServerConfig) -> Result<(), ServeError> {
-    run_with(settings, config, async { Ok(()) }).await
+    match settings.migrate_on_start.clone() {
+        None => run_with(settings, config, async { Ok(()) }).await,
+        Some(migration) => {
+            let task = migrate_on_start(settings.clone(), migration);
+            run_with(settings, config, task).await
+        }
+    }
+}
+
+/// The start-up task of `migrateOnStart`.
+#[cfg(feature = "migrate")]
+fn migrate_on_start(
+    settings: Settings,
+    migration: crate::config::MigrateOnStart,
+) -> impl Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>> + Send + 'static {
+    // The migration's future is not Send: it runs on a blocking thread of
+    // the runtime, driven by the runtime's handle.
+    let handle = tokio::runtime::Handle::current();
+    async move {
+        tokio::task::spawn_blocking(move || {
+            handle.block_on(async {
+                let manager = SecretsManager::from_settings(&settings)
+                    .await
+                    .map_err(|e| format!("migrateOnStart: {e}"))?;
+                crate::migrate::on_start::run(&manager, &migration).await?;
+                Ok(())
+            })
+        })
+        .await?
+    }
+}
+
+/// Without the `migrate` feature, `migrateOnStart` cannot run: the server
+/// stops rather than serve an unmigrated database.
+#[cfg(not(feature = "migrate"))]
+fn migrate_on_start(
+    _settings: Settings,
+    _migration: crate::config::MigrateOnStart,
+) -> impl Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>> + Send + 'static {
+    async { Err("migrateOnStart needs om-secrets built with the `migrate` feature".into()) }
 }
 
 /// [`run`], with a start-up task (a database migration, for instance): the
