@@ -12,9 +12,9 @@
 
 use std::time::Duration;
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{ConnectOptions, Row};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, Row};
 
 use super::MigrateError;
 
@@ -173,6 +173,16 @@ impl Db {
             "postgres" | "postgresql" => {
                 let opts: PgConnectOptions = url.parse().map_err(&fail)?;
                 let opts = opts.disable_statement_logging();
+                // One direct connection first: an unreachable or refusing
+                // server fails at once with its own reason, where the pool
+                // would retry for its whole acquire timeout and then say only
+                // that it timed out.
+                PgConnection::connect_with(&opts)
+                    .await
+                    .map_err(&fail)?
+                    .close()
+                    .await
+                    .map_err(&fail)?;
                 let pool = PgPoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(Duration::from_secs(30))
@@ -185,6 +195,12 @@ impl Db {
                 let url = url.replacen("mariadb://", "mysql://", 1);
                 let opts: MySqlConnectOptions = url.parse().map_err(&fail)?;
                 let opts = opts.disable_statement_logging();
+                MySqlConnection::connect_with(&opts)
+                    .await
+                    .map_err(&fail)?
+                    .close()
+                    .await
+                    .map_err(&fail)?;
                 let pool = MySqlPoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(Duration::from_secs(30))
