@@ -118,6 +118,13 @@ pub trait SecretStore: Send + Sync {
         Ok(())
     }
 
+    /// Reads answered from a read cache and reads that went to the store,
+    /// `(hits, misses)`, if this store (or a wrapper of it) caches reads:
+    /// for metrics.
+    fn cache_counts(&self) -> Option<(u64, u64)> {
+        None
+    }
+
     /// Every id below `prefix` (which ends in `/`), canonical, sorted: what
     /// `forget` deletes beyond the ids a document names.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, KmsError> {

@@ -520,6 +520,13 @@ impl SecretStore for Resilient {
         self.inner.validate(id)
     }
 
+    fn cache_counts(&self) -> Option<(u64, u64)> {
+        (!self.policy.cache_ttl.is_zero()).then(|| {
+            let s = self.stats();
+            (s.hits, s.misses)
+        })
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<String>, KmsError> {
         self.call("list", prefix, || self.inner.list(prefix)).await
     }

@@ -10,6 +10,8 @@
 //! - `om_secrets_kms_calls_total{store,call}`, `om_secrets_kms_errors_total{store,kind}`
 //!   (counted by [`ObservedStore`] around the store the operations use: a call
 //!   answered from the read cache counts as a call)
+//! - `om_secrets_kms_cache_hits_total{store}`, `om_secrets_kms_cache_misses_total{store}`
+//!   (the remote stores' read cache, `cacheTtlSeconds`; absent when off)
 //! - `om_secrets_sandbox_failures_total{reason}` (timeout, memory, trap, …)
 //! - `om_secrets_auth_failures_total{reason}`, `om_secrets_rate_limited_total`,
 //!   `om_secrets_request_timeouts_total`
@@ -137,8 +139,24 @@ impl Metrics {
     }
 
     /// The text format.
-    pub fn render(&self, ready: bool) -> String {
+    pub fn render(&self, ready: bool, store: Option<&dyn SecretStore>) -> String {
         let mut out = String::new();
+        if let Some((hits, misses)) = store.and_then(|s| s.cache_counts()) {
+            let store = esc(store.map(|s| s.name()).unwrap_or_default());
+            for (family, what, v) in [
+                ("om_secrets_kms_cache_hits_total", "answered from", hits),
+                (
+                    "om_secrets_kms_cache_misses_total",
+                    "not answered by",
+                    misses,
+                ),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "# HELP {family} Store reads {what} the read cache.\n# TYPE {family} counter\n{family}{{store=\"{store}\"}} {v}"
+                );
+            }
+        }
         let c = self.counters.lock().unwrap_or_else(|p| p.into_inner());
         for (family, help) in HELP {
             let _ = writeln!(out, "# HELP {family} {help}\n# TYPE {family} counter");
@@ -243,6 +261,9 @@ impl SecretStore for ObservedStore {
     }
     fn validate(&self, id: &str) -> Result<(), KmsError> {
         self.inner.validate(id)
+    }
+    fn cache_counts(&self) -> Option<(u64, u64)> {
+        self.inner.cache_counts()
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>, KmsError> {
         let r = self.inner.list(prefix).await;

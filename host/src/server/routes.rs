@@ -278,7 +278,10 @@ async fn dispatch(app: Arc<App>, action: Action, req: Request) -> Response {
             }
             (
                 [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                app.metrics.render(app.not_ready().is_none()),
+                app.metrics.render(
+                    app.not_ready().is_none(),
+                    app.manager.get().and_then(|m| m.store()).map(|s| &**s),
+                ),
             )
                 .into_response()
         }
