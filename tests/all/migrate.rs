@@ -1293,6 +1293,9 @@ fn openmetadata_era_ids_move_below_the_entity_root(kind: &'static str) {
     assert!(again.report["moved"].as_array().unwrap().is_empty());
 }
 
+/// Runs each named `fn(&str)` once per database engine: a `postgres` and a
+/// `mariadb` test module with one `#[test]` a name (also used by
+/// `migrate_attacks`).
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod postgres {
@@ -1303,6 +1306,7 @@ macro_rules! on_both {
         }
     };
 }
+pub(crate) use on_both;
 
 on_both!(
     full_migration_into_the_embedded_store,

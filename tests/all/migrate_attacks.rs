@@ -13,7 +13,7 @@ use om_secrets::ops::SubjectKind;
 
 use crate::kms_common::block_on;
 use crate::migrate::sample::{self, SampleRow, Shape};
-use crate::migrate::{key, kill_at, load, manager_of, migrate, om_local, total, verify};
+use crate::migrate::{key, kill_at, load, manager_of, migrate, om_local, on_both, total, verify};
 
 fn few_services(n: usize) -> Shape {
     Shape {
@@ -522,17 +522,6 @@ fn openbao_stopping_mid_run_updates_no_row_it_could_not_write(kind: &'static str
             assert_eq!(&after[id], text, "row {id} changed after the store stopped");
         }
     }
-}
-
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $( #[test] fn $name() { super::$name("postgres") } )*
-        }
-        mod mariadb {
-            $( #[test] fn $name() { super::$name("mariadb") } )*
-        }
-    };
 }
 
 on_both!(
