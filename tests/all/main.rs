@@ -31,4 +31,5 @@ mod sandbox;
 mod sandbox_fuzz;
 mod serve;
 mod serve_attacks;
+mod serve_util;
 mod store_safety;

@@ -11,10 +11,8 @@
 //! reached, an unclean report (`requireClean`), and a non-managed mode stop
 //! the server with an error naming `migrateOnStart`, never the password.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
 use om_secrets::fernet::FernetKeys;
@@ -24,6 +22,7 @@ use serde_json::{Value, json};
 use crate::kms_common::{assert_not_in, block_on, unique};
 use crate::migrate::sample::{self, SampleRow, Shape};
 use crate::migrate::{Fixture, key, load, manager_of, verify};
+use crate::serve_util::{Spawned, exit_within, http_within, spawn_serve, wait_listening};
 use crate::util::Om;
 
 /// A few dozen rows: every service type's first variants, no others.
@@ -42,33 +41,28 @@ fn password(url: &str) -> String {
     auth.split_once(':').unwrap().1.to_string()
 }
 
-/// One HTTP/1.0 request (the server closes after answering): status, body.
+/// One JSON request (`Value::Null`: no body) with a bearer token or none:
+/// status, body.
 fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &Value) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let body = if body.is_null() {
         String::new()
     } else {
         body.to_string()
     };
-    let mut req = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(t) = token {
-        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a));
     }
-    req.push_str("\r\n");
-    req.push_str(&body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP response: {raw:?}"));
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, body.to_string())
+    let r = http_within(
+        addr,
+        method,
+        path,
+        &headers,
+        body.as_bytes(),
+        Duration::from_secs(60),
+    );
+    (r.status, r.body)
 }
 
 /// `om-secrets serve` as a child process, its output in files.
@@ -82,25 +76,7 @@ struct Serve {
 impl Serve {
     /// Start `serve` on a free port with `config` (a file's text) if any.
     fn start(om: Om, config: Option<&str>) -> Serve {
-        let dir = om.home.path().to_path_buf();
-        let mut args = vec!["serve".to_string(), "--listen".into(), "127.0.0.1:0".into()];
-        if let Some(c) = config {
-            let path = dir.join("config.yaml");
-            std::fs::write(&path, c).unwrap();
-            args.push("--config".into());
-            args.push(path.to_string_lossy().into_owned());
-        }
-        let n = unique("serve");
-        let err = dir.join(format!("{n}.stderr"));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let child = om
-            .command(&args)
-            .env("OM_SECRETS_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(dir.join(format!("{n}.stdout"))).unwrap())
-            .stderr(std::fs::File::create(&err).unwrap())
-            .spawn()
-            .unwrap();
+        let Spawned { child, err, .. } = spawn_serve(&om, config, "serve");
         Serve {
             om,
             child,
@@ -139,15 +115,8 @@ impl Serve {
     /// The address it listens on.
     fn addr(&mut self) -> String {
         if self.addr.is_none() {
-            self.wait_for("listening on ", Duration::from_secs(60))
-                .unwrap_or_else(|s| panic!("serve exited ({s}): {}", self.logs()));
-            let logs = self.logs();
-            let a = logs
-                .lines()
-                .find_map(|l| l.split("listening on http://").nth(1))
-                .unwrap()
-                .trim()
-                .to_string();
+            let a = wait_listening(&mut self.child, &self.err, Duration::from_secs(60))
+                .unwrap_or_else(|e| panic!("{e}"));
             self.addr = Some(a);
         }
         self.addr.clone().unwrap()
@@ -172,18 +141,8 @@ impl Serve {
 
     /// The exit status, within `limit`.
     fn exit(&mut self, limit: Duration) -> ExitStatus {
-        let t0 = Instant::now();
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            assert!(
-                t0.elapsed() < limit,
-                "serve still running after {limit:?}: {}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        exit_within(&mut self.child, limit)
+            .unwrap_or_else(|| panic!("serve still running after {limit:?}: {}", self.logs()))
     }
 
     /// Stop it; its installation (home, store, variables) back.

@@ -13,37 +13,25 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine as _;
 use serde_json::{Value, json};
-use sha2::Digest;
 
 use crate::kms_common::{Kind, Kms, Server, assert_not_in, unique};
+use crate::serve_util::{
+    Resp, Spawned, exit_within, http, parse_response, request_head, sha256_hex, spawn_serve,
+    wait_listening,
+};
 use crate::util::Om;
 
 // ---------------------------------------------------------------------------
 // HTTP
 
-/// One response.
-#[derive(Debug)]
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
 impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
     /// The JSON body of a 200.
     fn ok(&self) -> Value {
         assert_eq!(self.status, 200, "expected 200: {}", self.body);
@@ -70,66 +58,6 @@ impl Resp {
         assert!(p["title"].is_string() && p["detail"].is_string(), "{p}");
         p
     }
-}
-
-fn parse_response(raw: &[u8]) -> Resp {
-    let i = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP response: {:?}", String::from_utf8_lossy(raw)));
-    let head = String::from_utf8_lossy(&raw[..i]).to_string();
-    let mut body = raw[i + 4..].to_vec();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let headers: Vec<(String, String)> = head
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            Some((k.trim().to_string(), v.trim().to_string()))
-        })
-        .collect();
-    let chunked = headers.iter().any(|(k, v)| {
-        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
-    });
-    if chunked {
-        let mut out = Vec::new();
-        let mut b = &body[..];
-        while let Some(j) = b.windows(2).position(|w| w == b"\r\n") {
-            let size =
-                usize::from_str_radix(std::str::from_utf8(&b[..j]).unwrap().trim(), 16).unwrap();
-            if size == 0 {
-                break;
-            }
-            out.extend_from_slice(&b[j + 2..j + 2 + size]);
-            b = &b[j + 2 + size + 2..];
-        }
-        body = out;
-    }
-    Resp {
-        status,
-        headers,
-        body: String::from_utf8(body).unwrap(),
-    }
-}
-
-/// One request (`Connection: close`).
-fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
-    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    // The server may answer (413) before reading all of a large body.
-    let _ = s.write_all(body);
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    parse_response(&raw)
 }
 
 // ---------------------------------------------------------------------------
@@ -161,26 +89,7 @@ impl Serve {
     /// Start with a whole configuration file (or none).
     fn try_start_file(om: Om, file: Option<String>) -> Result<Serve, String> {
         let server_yaml = file.as_deref();
-        let dir = om.home.path().to_path_buf();
-        let mut args = vec!["serve".to_string(), "--listen".into(), "127.0.0.1:0".into()];
-        if let Some(y) = server_yaml {
-            let path = dir.join("config.yaml");
-            std::fs::write(&path, y).unwrap();
-            args.push("--config".into());
-            args.push(path.to_string_lossy().into_owned());
-        }
-        let n = unique("serve");
-        let out = dir.join(format!("{n}.stdout"));
-        let err = dir.join(format!("{n}.stderr"));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let child = om
-            .command(&args)
-            .env("OM_SECRETS_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(std::fs::File::create(&err).unwrap())
-            .spawn()
-            .unwrap();
+        let Spawned { child, out, err } = spawn_serve(&om, server_yaml, "serve");
         let mut s = Serve {
             om,
             child,
@@ -191,24 +100,7 @@ impl Serve {
             tls: server_yaml.is_some_and(|y| y.contains("tls:")),
         };
         let t0 = Instant::now();
-        loop {
-            let text = std::fs::read_to_string(&s.err).unwrap_or_default();
-            if let Some(a) = text
-                .lines()
-                .find_map(|l| l.split("listening on ").nth(1))
-                .and_then(|u| u.split("://").nth(1))
-            {
-                s.addr = a.trim().to_string();
-                break;
-            }
-            if let Ok(Some(status)) = s.child.try_wait() {
-                return Err(format!("serve exited ({status}): {text}"));
-            }
-            if t0.elapsed() > Duration::from_secs(60) {
-                return Err(format!("serve did not listen: {text}"));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        s.addr = wait_listening(&mut s.child, &s.err, Duration::from_secs(60))?;
         if s.tls {
             return Ok(s);
         }
@@ -278,17 +170,7 @@ impl Serve {
             .status()
             .unwrap();
         assert!(ok.success());
-        let t0 = Instant::now();
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "no exit after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        exit_within(&mut self.child, Duration::from_secs(30)).expect("no exit after SIGTERM")
     }
 
     /// Nothing of `values` in the logs or any error answer so far.
@@ -305,10 +187,6 @@ impl Drop for Serve {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn sha256_hex(s: &str) -> String {
-    hex::encode(sha2::Sha256::digest(s.as_bytes()))
 }
 
 // ---------------------------------------------------------------------------
@@ -1473,6 +1351,26 @@ fn two_instances_on_one_openbao_and_the_cache_ttl_bounds_staleness() {
         metrics.contains("om_secrets_kms_calls_total{store=\"vault\",call=\"get\"}"),
         "{metrics}"
     );
+    // And the read cache's hits and misses: B read the password three
+    // times, from the store the first time and after the TTL.
+    let count = |family: &str| -> u64 {
+        let prefix = format!("{family}{{store=\"vault\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("no {family}: {metrics}"))
+            .parse()
+            .unwrap()
+    };
+    let (hits, misses) = (
+        count("om_secrets_kms_cache_hits_total"),
+        count("om_secrets_kms_cache_misses_total"),
+    );
+    assert!(misses >= 2, "misses {misses}: {metrics}");
+    assert!(
+        hits + misses >= 3,
+        "hits {hits}, misses {misses}: {metrics}"
+    );
     for s in [&a, &b] {
         s.assert_no_secrets(&[&v1, &v2]);
         assert_not_in(&s.get("/metrics").body, &[&v1, &v2], "the metrics");
@@ -1599,14 +1497,7 @@ fn https(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &
     let mut tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
+    let req = request_head("localhost", method, path, headers, body.len());
     tls.write_all(req.as_bytes()).unwrap();
     tls.write_all(body).unwrap();
     let mut raw = Vec::new();

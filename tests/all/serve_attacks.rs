@@ -7,77 +7,14 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sha2::Digest;
 
 use crate::kms_common::unique;
+use crate::serve_util::{Resp, Spawned, sha256_hex, spawn_serve, try_http, wait_listening};
 use crate::util::Om;
-
-/// One response.
-#[derive(Debug)]
-struct Resp {
-    status: u16,
-    body: String,
-}
-
-/// One request on its own connection; `None` if the server did not answer
-/// within `wait`.
-fn try_http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-    wait: Duration,
-) -> Option<Resp> {
-    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    s.set_read_timeout(Some(wait)).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let _ = s.write_all(body);
-    let mut raw = Vec::new();
-    if s.read_to_end(&mut raw).is_err() || raw.is_empty() {
-        return None;
-    }
-    let i = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&raw[..i]).to_string();
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    let mut body = raw[i + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut out = Vec::new();
-        let mut b = &body[..];
-        while let Some(j) = b.windows(2).position(|w| w == b"\r\n") {
-            let size = usize::from_str_radix(std::str::from_utf8(&b[..j]).ok()?.trim(), 16).ok()?;
-            if size == 0 {
-                break;
-            }
-            out.extend_from_slice(&b[j + 2..j + 2 + size]);
-            b = &b[j + 2 + size + 2..];
-        }
-        body = out;
-    }
-    Some(Resp {
-        status,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    })
-}
-
-fn sha256_hex(s: &str) -> String {
-    hex::encode(sha2::Sha256::digest(s.as_bytes()))
-}
 
 /// `om-secrets serve` on a free port with a `server:` block.
 struct Srv {
@@ -90,24 +27,8 @@ struct Srv {
 impl Srv {
     fn start(server_yaml: &str) -> Srv {
         let om = Om::new();
-        let dir = om.home.path().to_path_buf();
-        let config = dir.join("config.yaml");
-        std::fs::write(&config, format!("server:\n{server_yaml}")).unwrap();
-        let err = dir.join(format!("{}.stderr", unique("attack")));
-        let child = om
-            .command(&[
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--config",
-                &config.to_string_lossy(),
-            ])
-            .env("OM_SECRETS_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&err).unwrap())
-            .spawn()
-            .unwrap();
+        let config = format!("server:\n{server_yaml}");
+        let Spawned { child, err, .. } = spawn_serve(&om, Some(&config), "attack");
         let mut s = Srv {
             om,
             child,
@@ -115,21 +36,8 @@ impl Srv {
             err,
         };
         let t0 = Instant::now();
-        loop {
-            let text = std::fs::read_to_string(&s.err).unwrap_or_default();
-            if let Some(a) = text
-                .lines()
-                .find_map(|l| l.split("listening on http://").nth(1))
-            {
-                s.addr = a.trim().to_string();
-                break;
-            }
-            if let Ok(Some(st)) = s.child.try_wait() {
-                panic!("serve exited ({st}): {text}");
-            }
-            assert!(t0.elapsed() < Duration::from_secs(60), "no listen: {text}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        s.addr = wait_listening(&mut s.child, &s.err, Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("{e}"));
         while s.get("/readyz").status != 200 {
             assert!(
                 t0.elapsed() < Duration::from_secs(180),
@@ -321,10 +229,7 @@ fn refused_callers_cost_no_plugin_call_nor_a_body_read() {
     c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let t0 = Instant::now();
     c.write_all(
-        format!(
-            "POST /v1/services/database/prod-1/seal HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer key-teams\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{\"document\": "
-        )
-        .as_bytes(),
+        b"POST /v1/services/database/prod-1/seal HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer key-teams\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"document\": ",
     )
     .unwrap();
     let mut head = [0u8; 12];
