@@ -70,6 +70,9 @@ use om_secrets::secret_id::{IdBuilder, REFERENCE_PREFIX};
 use om_secrets::{Field, MASK, SecretsManager, Subject};
 use serde_json::{Value, json};
 
+#[path = "support/connectors.rs"]
+mod connectors;
+
 const KEY: &str = "jJ4-iIi4Fj4cZpMk8hBgY0cxuJrYHAnP6y3bKCOXJ0w=";
 
 // ---------------------------------------------------------------- corpus
@@ -90,56 +93,27 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The document holding `config` at `pointer` (as `tests/all/connectors.rs`).
-fn wrap(pointer: &str, config: &Value, name: &str) -> Value {
-    let mut doc = config.clone();
-    for t in pointer.split('/').skip(1).collect::<Vec<_>>().iter().rev() {
-        doc = json!({ *t: doc });
-    }
-    if !pointer.is_empty() {
-        let m = doc.as_object_mut().unwrap();
-        m.insert("name".into(), json!(name));
-        if pointer == "/authenticationMechanism" {
-            m.insert("isBot".into(), json!(true));
-        }
-    }
-    doc
-}
-
 fn corpus() -> Vec<Case> {
-    let path = repo().join("tools/om-connectors-2.0.7.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let m: Value = serde_json::from_str(&text).unwrap();
-    let mut out = Vec::new();
-    let mut add = |table: &str, ctype: &str, c: &Value, pointer: &str| {
-        for (i, v) in c["variants"].as_array().unwrap().iter().enumerate() {
-            let name = format!("{}-{i}", ctype.to_lowercase());
-            let subject = match table {
+    let m = connectors::manifest(&repo());
+    let mut out: Vec<Case> = connectors::variants(&m)
+        .iter()
+        .map(|v| {
+            let name = v.name();
+            let subject = match v.table {
                 "bot" => Subject::bot(Some(&name)),
                 "ingestion" => Subject::pipeline(Some(&name)),
                 st => Subject::service(st, Some(&name)).unwrap(),
             };
-            assert_eq!(subject.config_pointer, pointer, "{table}");
-            out.push(Case {
-                id: format!("{table}/{ctype}#{i}"),
-                doc: wrap(pointer, &v["config"], &name),
-                config: v["config"].clone(),
-                model: c["model"].as_str().unwrap().to_string(),
+            assert_eq!(subject.config_pointer, v.pointer, "{}", v.table);
+            Case {
+                id: v.id(),
+                doc: v.doc(),
+                config: v.config.clone(),
+                model: v.connector["model"].as_str().unwrap().to_string(),
                 subject,
-            });
-        }
-    };
-    for (st, connectors) in m["serviceTypes"].as_object().unwrap() {
-        for (ctype, c) in connectors.as_object().unwrap() {
-            add(st, ctype, c, "");
-        }
-    }
-    for (table, e) in m["entities"].as_object().unwrap() {
-        let pointer = e["configPointer"].as_str().unwrap();
-        for (ctype, c) in e["configTypes"].as_object().unwrap() {
-            add(table, ctype, c, pointer);
-        }
-    }
+            }
+        })
+        .collect();
     if let Ok(f) = std::env::var("OM_BENCH_FILTER") {
         out.retain(|c| c.id.contains(&f));
     }

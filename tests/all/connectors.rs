@@ -24,11 +24,14 @@ use serde_json::{Value, json};
 
 use crate::util::repo;
 
+/// The manifest, its tokens and documents, as the benches read them.
+#[path = "../../host/benches/support/connectors.rs"]
+mod corpus;
+use corpus::{tokens, wrap};
+
 /// The manifest, as committed.
 fn manifest() -> Value {
-    let path = repo().join("tools/om-connectors-2.0.7.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
+    corpus::manifest(&repo())
 }
 
 fn plugins() -> (tempfile::TempDir, Arc<Plugins>) {
@@ -51,15 +54,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// The unescaped tokens of an RFC 6901 pointer.
-fn tokens(pointer: &str) -> Vec<String> {
-    pointer
-        .split('/')
-        .skip(1)
-        .map(|t| t.replace("~1", "/").replace("~0", "~"))
-        .collect()
 }
 
 /// OpenMetadata's secret-id segment: lower-cased, every character outside
@@ -105,22 +99,6 @@ struct Kind {
     /// Id root below `/openmetadata`: `<kind>/<name>` + these segments.
     id_kind: String,
     id_segments: Vec<String>,
-}
-
-/// The document holding `config` at `pointer` (the config itself for `""`).
-fn wrap(pointer: &str, config: &Value, name: &str) -> Value {
-    let mut doc = config.clone();
-    for t in tokens(pointer).iter().rev() {
-        doc = json!({ t.as_str(): doc });
-    }
-    if !pointer.is_empty() {
-        let m = doc.as_object_mut().unwrap();
-        m.insert("name".into(), json!(name));
-        if pointer == "/authenticationMechanism" {
-            m.insert("isBot".into(), json!(true));
-        }
-    }
-    doc
 }
 
 #[derive(Default)]

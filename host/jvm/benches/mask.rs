@@ -37,7 +37,11 @@ use om_secrets::config::{FileConfig, Settings};
 use om_secrets::ops::SubjectKind;
 use om_secrets::{SecretsManager, Subject};
 use om_secrets_jvm::packaging::{self, java_files, javac};
-use serde_json::{Value, json};
+use serde_json::Value;
+
+/// The corpus, as `host/benches/corpus.rs` reads it.
+#[path = "../../benches/support/connectors.rs"]
+mod connectors;
 
 const KEY: &str = "jJ4-iIi4Fj4cZpMk8hBgY0cxuJrYHAnP6y3bKCOXJ0w=";
 
@@ -48,54 +52,21 @@ struct Case {
     text: String,
 }
 
-/// The document holding `config` at `pointer` (as `host/benches/corpus.rs`).
-fn wrap(pointer: &str, config: &Value, name: &str) -> Value {
-    let mut doc = config.clone();
-    for t in pointer.split('/').skip(1).collect::<Vec<_>>().iter().rev() {
-        doc = json!({ *t: doc });
-    }
-    if !pointer.is_empty() {
-        let m = doc.as_object_mut().unwrap();
-        m.insert("name".into(), json!(name));
-        if pointer == "/authenticationMechanism" {
-            m.insert("isBot".into(), json!(true));
-        }
-    }
-    doc
-}
-
 fn corpus() -> Vec<Case> {
-    let path = packaging::repo_dir().join("tools/om-connectors-2.0.7.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let m: Value = serde_json::from_str(&text).unwrap();
-    let mut out = Vec::new();
-    let mut add = |table: &str, ctype: &str, c: &Value, pointer: &str| {
-        for (i, v) in c["variants"].as_array().unwrap().iter().enumerate() {
-            let name = format!("{}-{i}", ctype.to_lowercase());
-            let kind = match table {
+    let m = connectors::manifest(&packaging::repo_dir());
+    let mut out: Vec<Case> = connectors::variants(&m)
+        .iter()
+        .map(|v| Case {
+            id: v.id(),
+            kind: match v.table {
                 "bot" => SubjectKind::Bot,
                 "ingestion" => SubjectKind::Pipeline,
                 st => SubjectKind::Service(st.to_string()),
-            };
-            out.push(Case {
-                id: format!("{table}/{ctype}#{i}"),
-                kind,
-                text: wrap(pointer, &v["config"], &name).to_string(),
-                name,
-            });
-        }
-    };
-    for (st, connectors) in m["serviceTypes"].as_object().unwrap() {
-        for (ctype, c) in connectors.as_object().unwrap() {
-            add(st, ctype, c, "");
-        }
-    }
-    for (table, e) in m["entities"].as_object().unwrap() {
-        let pointer = e["configPointer"].as_str().unwrap();
-        for (ctype, c) in e["configTypes"].as_object().unwrap() {
-            add(table, ctype, c, pointer);
-        }
-    }
+            },
+            name: v.name(),
+            text: v.doc().to_string(),
+        })
+        .collect();
     if let Ok(f) = std::env::var("OM_BENCH_FILTER") {
         out.retain(|c| c.id.contains(&f));
     }
