@@ -672,19 +672,7 @@ fn a_concurrent_writer_loses_nothing(kind: &'static str) {
         let db = Db::connect(&fx.db.url).await.unwrap();
         for r in changed {
             let mut doc = r.doc.clone();
-            let mut n = 0;
-            fn bump(v: &mut Value, n: &mut usize) {
-                match v {
-                    Value::String(s) if s.starts_with("secret-r") => {
-                        *n += 1;
-                        *s = format!("writer-{n}-{s}");
-                    }
-                    Value::Array(a) => a.iter_mut().for_each(|x| bump(x, n)),
-                    Value::Object(m) => m.values_mut().for_each(|x| bump(x, n)),
-                    _ => {}
-                }
-            }
-            bump(&mut doc, &mut n);
+            new_secret_values(&mut doc, "writer");
             doc["description"] = Value::String("changed by the server".into());
             let subject = subject_kind(r).subject(Some(&r.name), &doc).unwrap();
             let sealed = dbm.seal(&subject, &doc).await.unwrap();
@@ -718,19 +706,7 @@ fn a_concurrent_writer_loses_nothing(kind: &'static str) {
     let managed_value = block_on(async {
         let db = Db::connect(&fx.db.url).await.unwrap();
         let mut doc = managed.doc.clone();
-        let mut n = 0;
-        fn bump(v: &mut Value, n: &mut usize) {
-            match v {
-                Value::String(s) if s.starts_with("secret-r") => {
-                    *n += 1;
-                    *s = format!("managed-{n}-{s}");
-                }
-                Value::Array(a) => a.iter_mut().for_each(|x| bump(x, n)),
-                Value::Object(m) => m.values_mut().for_each(|x| bump(x, n)),
-                _ => {}
-            }
-        }
-        bump(&mut doc, &mut n);
+        new_secret_values(&mut doc, "managed");
         let subject = subject_kind(managed)
             .subject(Some(&managed.name), &doc)
             .unwrap();
@@ -1104,17 +1080,7 @@ fn a_crash_then_a_deleted_row_reports_its_orphans(kind: &'static str) {
     let om = om_local(&fx.key);
     assert!(kill_at(&om, &fx.db.url, 1, "10"), "not stalled at step 1");
     // The first page's rows with secrets: their values are in the store.
-    let mut first: Vec<&SampleRow> = fx.rows.iter().collect();
-    first.sort_by(|a, b| a.id.cmp(&b.id));
-    let victim = first[..10]
-        .iter()
-        .find(|r| {
-            crate::util::strings(&r.doc)
-                .iter()
-                .any(|v| v.starts_with("secret-r"))
-        })
-        .expect("a row with secrets in the first page");
-    let victim: SampleRow = (*victim).clone();
+    let victim = first_page_row_with_secrets(&fx, 10);
     let prefix = format!("/openmetadata/database/{}/", victim.name);
     let written: Vec<String> = om
         .store_ids()
@@ -1291,6 +1257,39 @@ fn openmetadata_era_ids_move_below_the_entity_root(kind: &'static str) {
     assert_eq!(again.code, 1);
     assert_eq!(total(&again.report, "migrated"), 0, "{}", again.report);
     assert!(again.report["moved"].as_array().unwrap().is_empty());
+}
+
+/// Every `secret-r…` string of `doc` replaced by `<prefix>-<n>-<old>` (`n`
+/// counting from 1 in document order): new values a writer stores.
+fn new_secret_values(doc: &mut Value, prefix: &str) {
+    fn bump(v: &mut Value, prefix: &str, n: &mut usize) {
+        match v {
+            Value::String(s) if s.starts_with("secret-r") => {
+                *n += 1;
+                *s = format!("{prefix}-{n}-{s}");
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| bump(x, prefix, n)),
+            Value::Object(m) => m.values_mut().for_each(|x| bump(x, prefix, n)),
+            _ => {}
+        }
+    }
+    bump(doc, prefix, &mut 0);
+}
+
+/// The first row, in id order, among the first `page` rows of the fixture
+/// that holds a secret (`secret-r…`) value.
+pub(crate) fn first_page_row_with_secrets(fx: &Fixture, page: usize) -> SampleRow {
+    let mut first: Vec<&SampleRow> = fx.rows.iter().collect();
+    first.sort_by(|a, b| a.id.cmp(&b.id));
+    first[..page]
+        .iter()
+        .find(|r| {
+            crate::util::strings(&r.doc)
+                .iter()
+                .any(|v| v.starts_with("secret-r"))
+        })
+        .map(|r| (*r).clone())
+        .expect("a row with secrets in the first page")
 }
 
 /// Runs each named `fn(&str)` once per database engine: a `postgres` and a

@@ -97,17 +97,7 @@ fn an_only_run_keeps_other_tables_checkpoints(kind: &'static str) {
     let fx = load(kind, &few_services(20), &key());
     let om = om_local(&fx.key);
     assert!(kill_at(&om, &fx.db.url, 1, "10"), "not stalled at step 1");
-    let mut first: Vec<&SampleRow> = fx.rows.iter().collect();
-    first.sort_by(|a, b| a.id.cmp(&b.id));
-    let victim = first[..10]
-        .iter()
-        .find(|r| {
-            crate::util::strings(&r.doc)
-                .iter()
-                .any(|v| v.starts_with("secret-r"))
-        })
-        .map(|r| (*r).clone())
-        .expect("a row with secrets in the first page");
+    let victim = crate::migrate::first_page_row_with_secrets(&fx, 10);
     let prefix = format!("/openmetadata/database/{}/", victim.name);
     let mut written: Vec<String> = om
         .store_ids()
