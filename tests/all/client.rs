@@ -380,36 +380,31 @@ fn client_errors_exit_1_with_the_library_message_and_no_secret() {
     assert!(e.err().contains("(HTTP 401)"), "{}", e.stderr);
     let token_file = om.home.path().join("token");
     std::fs::write(&token_file, "oms_not-the-key\n").unwrap();
-    let mut c = om.command(&[
-        "--server",
-        &s.url,
-        "--token-file",
-        token_file.to_str().unwrap(),
-        "mask",
-        "--service-type",
-        "database",
-        "--name",
-        "x",
-    ]);
-    c.env_remove("OM_SECRETS_TOKEN");
-    let e = run(c, &doc);
+    // `mask` through the server with the token file only (no variable).
+    let with_token_file = || {
+        let mut c = om.command(&[
+            "--server",
+            &s.url,
+            "--token-file",
+            token_file.to_str().unwrap(),
+            "mask",
+            "--service-type",
+            "database",
+            "--name",
+            "x",
+        ]);
+        c.env_remove("OM_SECRETS_TOKEN");
+        c
+    };
+    let e = run(with_token_file(), &doc);
     assert!(e.err().contains("(HTTP 401)"), "{}", e.stderr);
     assert!(!e.stderr.contains("oms_not-the-key"));
     // The right key from a file works.
     std::fs::write(&token_file, format!("{}\n", s.key)).unwrap();
-    let mut c = om.command(&[
-        "--server",
-        &s.url,
-        "--token-file",
-        token_file.to_str().unwrap(),
-        "mask",
-        "--service-type",
-        "database",
-        "--name",
-        "x",
-    ]);
-    c.env_remove("OM_SECRETS_TOKEN");
-    assert_eq!(run(c, &doc).json()["authType"]["password"], "*********");
+    assert_eq!(
+        run(with_token_file(), &doc).json()["authType"]["password"],
+        "*********"
+    );
 
     // A missing token file names it.
     let e = om.run(
