@@ -658,9 +658,16 @@ fn a_concurrent_writer_loses_nothing(kind: &'static str) {
     let mut child = cmd.spawn().unwrap();
     let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
+    let mut seen = String::new();
     loop {
         line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "no pause");
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            // Say why the run ended before its pause (its output holds no
+            // secret: values never reach migrate's lines).
+            let status = child.wait().unwrap();
+            panic!("no pause: migrate exited ({status}) after:\n{seen}");
+        }
+        seen.push_str(&line);
         if line.contains("paused at step 1 (kms-written)") {
             break;
         }
