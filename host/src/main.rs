@@ -192,8 +192,8 @@ async fn run_db(settings: &Settings, rotate: bool, args: DbRun) -> Result<()> {
 
 impl Command {
     /// A document command as a request for [`documents::run`]; any other
-    /// command back.
-    fn document(self) -> std::result::Result<documents::Request, Command> {
+    /// command back (boxed: a command is large next to a request).
+    fn document(self) -> std::result::Result<documents::Request, Box<Command>> {
         let (op, target, previous, stored) = match self {
             Command::Seal { target, previous } => (Operation::Seal, target, previous, None),
             Command::Reveal {
@@ -204,7 +204,7 @@ impl Command {
             Command::Merge { target, stored } => (Operation::Merge, target, None, stored),
             Command::Forget(t) => (Operation::Forget, t, None, None),
             Command::Fields(t) => (Operation::Fields, t, None, None),
-            other => return Err(other),
+            other => return Err(Box::new(other)),
         };
         Ok(documents::Request {
             op,
@@ -261,7 +261,7 @@ async fn run(cli: Cli) -> Result<()> {
                 .transpose()?;
             return documents::run(request, &settings, remote).await;
         }
-        Err(other) => other,
+        Err(other) => *other,
     };
     if cli.server.is_some() {
         bail!(
