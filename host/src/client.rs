@@ -285,7 +285,7 @@ impl Client {
     /// optionally with a path prefix), without a token.
     pub fn new(base: &str) -> Result<Self> {
         let bad = |message: &str| ClientError::Url {
-            url: without_userinfo(base),
+            url: crate::redact::url(base).unwrap_or_else(|| "<the URL given>".to_string()),
             message: message.to_string(),
         };
         let mut url = Url::parse(base).map_err(|e| bad(&e.to_string()))?;
@@ -639,19 +639,6 @@ impl Client {
     }
 }
 
-/// A URL as an error may show it: without the `user:password@` part.
-fn without_userinfo(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}…@{}", &url[..scheme_end], &rest[at + 1..]),
-        None => url.to_string(),
-    }
-}
-
 /// A batch item as the contract sends it (absent members left out).
 fn item_json(item: &BatchItem) -> Value {
     let mut m = Map::new();
@@ -746,10 +733,16 @@ mod tests {
             let e = Client::new(bad).unwrap_err();
             assert!(matches!(e, ClientError::Url { .. }), "{bad}: {e}");
         }
-        // The password of a refused URL is not echoed.
+        // The password of a refused URL is not echoed, in any spelling (a
+        // `/` in it, or no `scheme://` at all: `admin:` parses as a scheme).
         let e = Client::new("http://user:hunter2@host/").unwrap_err();
         assert!(!e.to_string().contains("hunter2"), "{e}");
         assert!(e.to_string().contains("host/"), "{e}");
+        for bad in ["http://u:pa/ss-hunter2@host/", "admin:hunter2@host:8590"] {
+            let e = Client::new(bad).unwrap_err();
+            assert!(matches!(e, ClientError::Url { .. }), "{bad}: {e}");
+            assert!(!e.to_string().contains("hunter2"), "{bad}: {e}");
+        }
     }
 
     #[test]

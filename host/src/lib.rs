@@ -81,6 +81,8 @@ pub(crate) mod files;
 pub mod kms;
 pub mod ops;
 pub mod plugin;
+#[cfg(any(feature = "remote-kms", feature = "client", feature = "migrate"))]
+pub(crate) mod redact;
 pub mod secret_id;
 
 /// `om-secrets migrate`/`rotate` as a library: move an OpenMetadata

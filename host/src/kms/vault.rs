@@ -176,7 +176,10 @@ impl VaultStore {
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
             return Err(config_err(
                 settings,
-                format!("parameters.address `{address}` is not an http(s) URL"),
+                format!(
+                    "parameters.address `{}` is not an http(s) URL",
+                    crate::redact::url(&address).unwrap_or_else(|| "…".to_string())
+                ),
             ));
         }
         let mount = get("mount")

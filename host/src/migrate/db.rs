@@ -97,14 +97,7 @@ fn key_of(table: &str) -> &'static str {
 /// last `@`, so a password holding an unescaped `/` or `@` goes too) and no
 /// query string (which may carry `password=`).
 pub fn redact(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let rest = rest.split(['?', '#']).next().unwrap_or_default();
-            let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
-            format!("{scheme}://{rest}")
-        }
-        None => "<database URL>".to_string(),
-    }
+    crate::redact::url(url).unwrap_or_else(|| "<database URL>".to_string())
 }
 
 /// The credentials a database URL carries, as written and percent-decoded:
