@@ -838,23 +838,31 @@ async fn migrate_rows(
             }
         }
     }
+    // Only the rows not refused are sealed: a refused row must write
+    // nothing to the store (its secrets would be orphans of a skipped row).
     let items: Vec<BatchItem> = work
         .iter()
         .zip(&docs)
-        .map(|((p, previous), doc)| BatchItem {
+        .zip(&refused)
+        .filter(|(_, r)| r.is_none())
+        .map(|(((p, previous), doc), _)| BatchItem {
             previous: previous.clone(),
             ..BatchItem::named(p.name.clone(), doc.clone())
         })
         .collect();
-    let mut sealed = manager.seal_batch(&kind, &items).await;
-    for (s, r) in sealed.iter_mut().zip(&mut refused) {
-        if let Some(reason) = r.take() {
-            *s = Err(Error::Input {
+    let mut results = manager.seal_batch(&kind, &items).await.into_iter();
+    let sealed: Vec<crate::Result<Value>> = refused
+        .into_iter()
+        .map(|r| match r {
+            Some(reason) => Err(Error::Input {
                 pointer: None,
                 message: reason,
-            });
-        }
-    }
+            }),
+            None => results
+                .next()
+                .expect("seal_batch answers every item it is given"),
+        })
+        .collect();
     // Which rows changed, and their read-back.
     let mut changed = Vec::new();
     let mut outcome: Vec<Option<Value>> = Vec::with_capacity(work.len());
