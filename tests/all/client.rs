@@ -427,13 +427,27 @@ fn client_errors_exit_1_with_the_library_message_and_no_secret() {
         &doc,
     );
     assert!(e.err().contains("127.0.0.1:1"), "{}", e.stderr);
-    // A URL that is none.
+    // A URL that is none: said so, and not repeated (without `scheme://`
+    // nothing in it can be told apart from a credential).
     let e = om.run(&["--server", "localhost:8590", "mask", "--bot", "b"], &doc);
     assert!(
-        e.err().contains("server URL `localhost:8590`"),
+        e.err()
+            .contains("server URL `<the URL given>`: not http:// or https://"),
         "{}",
         e.stderr
     );
+    let e = om.run(
+        &[
+            "--server",
+            "admin:hunter2@localhost:8590",
+            "mask",
+            "--bot",
+            "b",
+        ],
+        &doc,
+    );
+    assert!(e.err().contains("not http:// or https://"), "{}", e.stderr);
+    assert!(!e.stderr.contains("hunter2"), "{}", e.stderr);
 
     // What --server does not do.
     let e = s.run(&om, &["fernet", "keygen"], "");
