@@ -431,6 +431,51 @@ fn time<T>(f: impl FnOnce() -> T) -> f64 {
     t0.elapsed().as_nanos() as f64
 }
 
+/// Both arms on every config: the same fields, the same masked document,
+/// sealed documents that open to the same values. Panics with every config
+/// where they differ; returns the number of secret fields found.
+fn agree(
+    cases: &[Case],
+    sm: &SecretsManager,
+    native: &Native<'_>,
+    rt: &tokio::runtime::Runtime,
+) -> usize {
+    let mut secret_fields = 0;
+    let mut disagree = Vec::new();
+    for c in cases {
+        let sf = sm.fields(&c.subject, &c.doc).map_err(|e| e.to_string());
+        let nf = native.fields(&c.subject, &c.doc);
+        match (&sf, &nf) {
+            (Ok(a), Ok(b)) if a == b => secret_fields += a.len(),
+            _ => disagree.push(format!("{}: fields {sf:?} vs {nf:?}", c.id)),
+        }
+        let sm_mask = sm.mask(&c.subject, &c.doc).map_err(|e| e.to_string());
+        if sm_mask != native.mask(&c.subject, &c.doc) {
+            disagree.push(format!("{}: mask", c.id));
+        }
+        let a = rt
+            .block_on(sm.seal(&c.subject, &c.doc))
+            .map_err(|e| e.to_string());
+        let b = native.seal(&c.subject, &c.doc);
+        match (a, b) {
+            (Ok(a), Ok(b)) if opened(&native.keys, &a) == opened(&native.keys, &b) => {}
+            (a, b) => disagree.push(format!(
+                "{}: seal {:?} vs {:?}",
+                c.id,
+                a.map(|_| "ok"),
+                b.map(|_| "ok")
+            )),
+        }
+    }
+    assert!(
+        disagree.is_empty(),
+        "the sandboxed and native arms disagree on {} configs:\n{}",
+        disagree.len(),
+        disagree.join("\n")
+    );
+    secret_fields
+}
+
 fn env_usize(key: &str, default: usize) -> usize {
     std::env::var(key)
         .ok()
@@ -469,10 +514,45 @@ fn us(ns: f64) -> String {
     format!("{:.1} µs", ns / 1e3)
 }
 
+/// Under `cargo test` (no `--bench`): nothing is timed; only the check every
+/// run makes first, so that a change that breaks the corpus, the native arm
+/// or a plugin fails the suite rather than the next person's benchmark run.
+fn check_only() {
+    let cases = corpus();
+    let tmp = tempfile::tempdir().unwrap();
+    let s = settings(&tmp.path().join("home"), &repo().join("target/test-cache"));
+    let plugins = Arc::new(load_plugins(&s).unwrap_or_else(|e| panic!("loading the plugins: {e}")));
+    let sm = SecretsManager::new(
+        Backend::Db,
+        FernetKeys::parse(KEY).unwrap(),
+        IdBuilder::new("", "openmetadata"),
+        plugins,
+    );
+    let native = Native {
+        sm: &sm,
+        ids: IdBuilder::new("", "openmetadata"),
+        keys: FernetKeys::parse(KEY).unwrap(),
+        limits: Limits::default(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let fields = agree(&cases, &sm, &native, &rt);
+    assert!(
+        !cases.is_empty() && fields > 0,
+        "{} configs, {fields} secret fields: the corpus lost its configs or their secrets",
+        cases.len()
+    );
+    println!(
+        "corpus: the sandboxed and native arms agree on all {} configs ({fields} secret fields); \
+         time them with `cargo bench -p om-secrets --bench corpus`",
+        cases.len()
+    );
+}
+
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
-        println!("corpus: a benchmark, not a test: run `cargo bench -p om-secrets --bench corpus`");
-        return;
+        return check_only();
     }
     let reps = env_usize("OM_BENCH_REPS", 15).max(1);
     let py_reps = env_usize("OM_BENCH_PY_REPS", 15).max(1);
@@ -521,39 +601,7 @@ fn main() {
         .unwrap();
 
     // Both arms agree on every config before anything is timed.
-    let mut secret_fields = 0;
-    let mut disagree = Vec::new();
-    for c in &cases {
-        let sf = sm.fields(&c.subject, &c.doc).map_err(|e| e.to_string());
-        let nf = native.fields(&c.subject, &c.doc);
-        match (&sf, &nf) {
-            (Ok(a), Ok(b)) if a == b => secret_fields += a.len(),
-            _ => disagree.push(format!("{}: fields {sf:?} vs {nf:?}", c.id)),
-        }
-        let sm_mask = sm.mask(&c.subject, &c.doc).map_err(|e| e.to_string());
-        if sm_mask != native.mask(&c.subject, &c.doc) {
-            disagree.push(format!("{}: mask", c.id));
-        }
-        let a = rt
-            .block_on(sm.seal(&c.subject, &c.doc))
-            .map_err(|e| e.to_string());
-        let b = native.seal(&c.subject, &c.doc);
-        match (a, b) {
-            (Ok(a), Ok(b)) if opened(&native.keys, &a) == opened(&native.keys, &b) => {}
-            (a, b) => disagree.push(format!(
-                "{}: seal {:?} vs {:?}",
-                c.id,
-                a.map(|_| "ok"),
-                b.map(|_| "ok")
-            )),
-        }
-    }
-    assert!(
-        disagree.is_empty(),
-        "the sandboxed and native arms disagree on {} configs:\n{}",
-        disagree.len(),
-        disagree.join("\n")
-    );
+    let secret_fields = agree(&cases, &sm, &native, &rt);
 
     // Arms 1 and 2, interleaved per config and repetition.
     let mut samples: Vec<Vec<Vec<f64>>> =

@@ -55,7 +55,8 @@ pub struct Variant<'a> {
     pub pointer: &'a str,
     /// The connector's manifest entry (`model`, `variants`…).
     pub connector: &'a Value,
-    /// The example config.
+    /// The example config (the variant's `config`; its `choices` say which
+    /// branch of each `oneOf` it takes).
     pub config: &'a Value,
 }
 
@@ -98,7 +99,9 @@ pub fn variants(m: &Value) -> Vec<Variant<'_>> {
         });
     let mut out = Vec::new();
     for (table, ctype, connector, pointer) in services.chain(entities) {
-        for (index, config) in connector["variants"].as_array().unwrap().iter().enumerate() {
+        for (index, variant) in connector["variants"].as_array().unwrap().iter().enumerate() {
+            let config = &variant["config"];
+            assert!(config.is_object(), "{table}/{ctype}#{index}: no `config` object");
             out.push(Variant {
                 table,
                 ctype,
