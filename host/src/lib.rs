@@ -77,7 +77,9 @@
 pub mod config;
 pub mod error;
 pub mod fernet;
-pub(crate) mod files;
+/// Owner-only, atomically written files: the `om-secrets-files` crate, which
+/// the plugin sandbox's component cache shares.
+pub(crate) use om_secrets_files as files;
 pub mod kms;
 pub mod ops;
 pub mod plugin;

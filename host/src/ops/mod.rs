@@ -428,3 +428,38 @@ fn set(doc: &mut Value, pointer: &str, v: Value) {
         *slot = v;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    #[test]
+    fn a_fernet_key_left_empty_or_damaged_says_what_to_do() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("home");
+        let settings =
+            crate::config::Settings::resolve(crate::config::FileConfig::default(), |k| {
+                (k == "OM_SECRETS_HOME").then(|| home.to_string_lossy().into_owned())
+            })
+            .unwrap();
+        fs::create_dir(&home).unwrap();
+        let key = home.join("fernet.key");
+        fs::write(&key, "").unwrap();
+        let e = super::fernet_keys(&settings).unwrap_err().to_string();
+        assert!(
+            e.contains("fernet.key") && e.contains("empty") && e.contains("delete it"),
+            "{e}"
+        );
+        fs::write(&key, "c2hvcnQ").unwrap();
+        let e = super::fernet_keys(&settings).unwrap_err().to_string();
+        assert!(e.contains("fernet.key") && e.contains("backup"), "{e}");
+        fs::remove_file(&key).unwrap();
+        super::fernet_keys(&settings).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &std::path::Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!((mode(&home), mode(&key)), (0o700, 0o600));
+        }
+    }
+}

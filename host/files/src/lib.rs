@@ -3,7 +3,12 @@
 //! Everything om-secrets keeps on disk (the Fernet key, the local store, its
 //! key and lock, the compiled-plugin cache) goes through these helpers, so
 //! every directory is 0700, every file 0600, and no crash leaves a torn or
-//! empty file in place:
+//! empty file in place.
+//!
+//! A crate of its own, on `std` and `tracing` only, so that the host (its
+//! Fernet key, the local store, the API key file) and the plugin sandbox
+//! (`om-secrets-sandbox`, its component cache) share one copy without the
+//! sandbox depending on anything that holds keys:
 //!
 //! - [`create_private_dir`]: create (with parents) owner-only, and tighten
 //!   an existing directory to 0700;
@@ -15,6 +20,8 @@
 //!   over the old one and sync the directory;
 //! - [`open_lock_file`]: a lock file, 0600.
 
+#![forbid(unsafe_code)]
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -23,7 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Create `dir` (and its parents) readable by its owner only. An existing
 /// `dir` with a looser mode is tightened to 0700 (its parents are left
 /// alone: they may be shared, like `/tmp`).
-pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     let mut b = fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]
@@ -45,7 +52,7 @@ pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Sync a directory, so that a rename or link inside it is durable.
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
@@ -91,7 +98,7 @@ fn write_temp(path: &Path, contents: &[u8]) -> io::Result<PathBuf> {
 /// Create `path` (mode 0600) holding `contents` unless it exists, atomically:
 /// readers and a crash see either no file or the whole of it. Returns the
 /// file's contents either way (a concurrent creator wins cleanly).
-pub(crate) fn create_private_file(path: &Path, contents: &[u8]) -> io::Result<Vec<u8>> {
+pub fn create_private_file(path: &Path, contents: &[u8]) -> io::Result<Vec<u8>> {
     match fs::read(path) {
         Ok(existing) => return Ok(existing),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -131,7 +138,7 @@ pub(crate) fn create_private_file(path: &Path, contents: &[u8]) -> io::Result<Ve
 
 /// Remove the temp files a crashed writer of `path` left beside it. Only
 /// for a caller that holds the lock every writer of `path` takes.
-pub(crate) fn remove_stale_temps(path: &Path) -> io::Result<()> {
+pub fn remove_stale_temps(path: &Path) -> io::Result<()> {
     let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
         return Ok(());
     };
@@ -147,7 +154,7 @@ pub(crate) fn remove_stale_temps(path: &Path) -> io::Result<()> {
 
 /// Replace `path` with `contents` (mode 0600) atomically and durably: temp
 /// file, sync, rename over `path`, sync the directory.
-pub(crate) fn replace_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+pub fn replace_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     let tmp = write_temp(path, contents)?;
     if let Err(e) = fs::rename(&tmp, path) {
         let _ = fs::remove_file(&tmp);
@@ -158,7 +165,7 @@ pub(crate) fn replace_private_file(path: &Path, contents: &[u8]) -> io::Result<(
 
 /// Open (creating) a lock file, mode 0600; an existing one with a looser
 /// mode is tightened.
-pub(crate) fn open_lock_file(path: &Path) -> io::Result<File> {
+pub fn open_lock_file(path: &Path) -> io::Result<File> {
     let mut opts = OpenOptions::new();
     opts.create(true).truncate(false).write(true);
     #[cfg(unix)]
@@ -177,7 +184,7 @@ pub(crate) fn open_lock_file(path: &Path) -> io::Result<File> {
 /// What to tell the operator about a key file (`fernet.key`, `store.key`)
 /// that exists but holds no usable key. `used_for` says what a key in it
 /// would have encrypted, and so what is lost if it is replaced.
-pub(crate) fn damaged_key_message(path: &Path, contents: &[u8], used_for: &str) -> String {
+pub fn damaged_key_message(path: &Path, contents: &[u8], used_for: &str) -> String {
     if contents.iter().all(u8::is_ascii_whitespace) {
         format!(
             "{} is empty: it was left by an interrupted first start of an older version, \
@@ -304,31 +311,5 @@ mod tests {
             m.contains("backup") && m.contains("every sealed value"),
             "{m}"
         );
-    }
-
-    #[test]
-    fn a_fernet_key_left_empty_or_damaged_says_what_to_do() {
-        let t = tempfile::tempdir().unwrap();
-        let home = t.path().join("home");
-        let settings =
-            crate::config::Settings::resolve(crate::config::FileConfig::default(), |k| {
-                (k == "OM_SECRETS_HOME").then(|| home.to_string_lossy().into_owned())
-            })
-            .unwrap();
-        fs::create_dir(&home).unwrap();
-        let key = home.join("fernet.key");
-        fs::write(&key, "").unwrap();
-        let e = crate::ops::fernet_keys(&settings).unwrap_err().to_string();
-        assert!(
-            e.contains("fernet.key") && e.contains("empty") && e.contains("delete it"),
-            "{e}"
-        );
-        fs::write(&key, "c2hvcnQ").unwrap();
-        let e = crate::ops::fernet_keys(&settings).unwrap_err().to_string();
-        assert!(e.contains("fernet.key") && e.contains("backup"), "{e}");
-        fs::remove_file(&key).unwrap();
-        crate::ops::fernet_keys(&settings).unwrap();
-        #[cfg(unix)]
-        assert_eq!((mode(&home), mode(&key)), (0o700, 0o600));
     }
 }
