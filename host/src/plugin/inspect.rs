@@ -16,10 +16,11 @@ use std::path::Path;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::cache::ComponentCache;
+use om_secrets_sandbox::cache::ComponentCache;
+use om_secrets_sandbox::sandbox::Sandbox;
+use om_secrets_sandbox::{PluginFailure, Refusal, read_component};
+
 use super::registry::{Plugins, builtin, reserved_kind};
-use super::sandbox::Sandbox;
-use super::{PluginFailure, Refusal};
 use crate::config::Settings;
 use crate::{Error, Result};
 
@@ -68,7 +69,7 @@ pub struct DryRun {
 
 /// Check one plugin file under the configured limits.
 pub fn check_file(path: &Path, settings: &Settings) -> Result<CheckReport> {
-    let bytes = super::read_component(path)?;
+    let bytes = read_component(path)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let source = path.display().to_string();
     let sandbox = Sandbox::new(settings.limits.clone()).map_err(|reason| Error::Plugin {
@@ -96,7 +97,10 @@ pub fn check_file(path: &Path, settings: &Settings) -> Result<CheckReport> {
 
     let mut dry_run = Vec::new();
     for ct in &plugin.info.connector_types {
-        match plugin.discover(ct, &json!({ "type": ct })) {
+        match plugin
+            .discover(ct, &json!({ "type": ct }))
+            .map_err(Error::from)
+        {
             Ok(fields) => dry_run.push(DryRun {
                 connector_type: ct.clone(),
                 fields: fields.len(),

@@ -3,7 +3,11 @@
 //! `wit/policy.wit`).
 //!
 //! A plugin may be written by a third party, so the host assumes it can be
-//! buggy or hostile (see `SECURITY.md` at the repository root):
+//! buggy or hostile (see `SECURITY.md` at the repository root). What runs
+//! plugins is a crate of its own, `om-secrets-sandbox`, which depends on
+//! nothing that holds a key or reaches a store (no Fernet, no KMS client, no
+//! database, not this crate): plugins never reach the KMS or the Fernet keys,
+//! and `cargo tree` shows it (`.ci/run` checks). Re-exported here:
 //!
 //! - [`sandbox`]: one wasmtime `Engine` with the pooling allocator; per call a
 //!   fresh instance under a memory cap, an epoch deadline and a cap on the
@@ -14,229 +18,34 @@
 //!   the engine's compatibility hash.
 //! - [`check`]: the host never trusts an answer: pointers must exist and name
 //!   strings, segments must match the pointers, counts are bounded.
+//!
+//! In this crate, because they read the host's [`Settings`](crate::Settings):
+//!
 //! - [`registry`]: which plugins may load (grants and sha256 pins), the set of
 //!   loaded plugins (built-in and from a directory) and routing from (service
 //!   type, connector type) to exactly one plugin.
 //! - [`inspect`]: `om-secrets plugins check FILE.wasm`, the offline check.
 
-pub mod cache;
-pub mod check;
 pub mod inspect;
 pub mod registry;
-pub mod sandbox;
+
+pub use om_secrets_sandbox::{
+    PluginFailure, Refusal, WIT_PACKAGE, WIT_VERSION, cache, check, sandbox,
+};
 
 pub use inspect::{CheckReport, check_file};
 pub use registry::{BuiltinSelection, Grant, PluginPolicy, Plugins};
 pub use sandbox::{Limits, LoadedPlugin, Sandbox, compatible};
 
-/// The version of the WIT package this host implements.
-pub const WIT_PACKAGE: &str = "omsecrets:policy";
-/// The WIT package version this host was built with.
-pub const WIT_VERSION: &str = "0.1.0";
-
-/// Why a plugin call or load failed. The text never holds a config value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PluginFailure {
-    /// The call ran past its time limit.
-    #[error("timed out after {limit_ms} ms")]
-    Timeout {
-        /// The limit.
-        limit_ms: u64,
-    },
-    /// The plugin tried to grow its memory past the cap.
-    #[error("exceeded its memory limit of {limit_bytes} bytes")]
-    MemoryLimit {
-        /// The cap.
-        limit_bytes: usize,
-    },
-    /// Unbounded recursion.
-    #[error("overflowed its stack")]
-    StackOverflow,
-    /// The plugin panicked (message captured through the log import). The
-    /// message and location are plugin text (redacted, but a plugin may
-    /// encode a secret in them): they are kept here and in the log, and left
-    /// out of the error's text, which reaches callers.
-    #[error("panicked{}", if message.is_some() { " (its message is in om-secrets' log)" } else { "" })]
-    Panic {
-        /// The panic message, redacted of config values.
-        message: Option<String>,
-        /// Where in the plugin's source, when the message says.
-        location: Option<String>,
-    },
-    /// Any other trap.
-    #[error("trapped: {0}")]
-    Trap(String),
-    /// The input is larger than plugins may be given.
-    #[error("input of {bytes} bytes is over the limit of {limit} bytes")]
-    InputTooLarge {
-        /// Input size.
-        bytes: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// The plugin tried to hand the host more data in one answer (or one log
-    /// line) than the output limit: the copy was stopped before it was made.
-    #[error("tried to send more than the output limit of {limit} bytes to the host")]
-    OutputTooLarge {
-        /// The limit (`limits.maxOutputBytes`).
-        limit: usize,
-    },
-    /// The answer is not acceptable (see [`check`]).
-    #[error("invalid answer: {0}")]
-    InvalidAnswer(String),
-    /// The answer names a key that routes the config (its `type`, a bot's
-    /// `authType`, a dbt source's `dbtConfigType`, or such a key of a nested
-    /// connection): sealing or masking it would make the config unroutable
-    /// (see [`check::routing_key`]).
-    #[error(
-        "invalid answer: `{pointer}` routes the config: a routing key cannot be a secret field"
-    )]
-    RoutingKey {
-        /// The pointer, as the plugin gave it (redacted, shortened).
-        pointer: String,
-    },
-    /// The component may not be loaded.
-    #[error("refused at load: {0}")]
-    Refused(Refusal),
-}
-
-/// Why a component was refused at load (start-up, or `plugins check`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    /// Not a component wasmtime accepts, or an engine failure.
-    #[error("{0}")]
-    Invalid(String),
-    /// The file is larger than a plugin may be.
-    #[error("the component is {bytes} bytes, over the limit of {limit} bytes")]
-    TooLarge {
-        /// Size of the file.
-        bytes: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// The component imports interfaces the host does not offer (WASI,
-    /// sockets, anything but `omsecrets:policy/log`).
-    #[error("imports {}, which the host does not offer (a plugin may import only {WIT_PACKAGE}/log)", imports.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", "))]
-    Imports {
-        /// Every offending import, in the component's order.
-        imports: Vec<String>,
-    },
-    /// The component does not export the discovery interface.
-    #[error("does not export {WIT_PACKAGE}/discovery: not an om-secrets policy plugin")]
-    NoDiscovery,
-    /// Built against a WIT version this host cannot load.
-    #[error(
-        "built against {WIT_PACKAGE}@{plugin}, but this host implements {WIT_PACKAGE}@{host} (it loads plugins built against {})",
-        compatible_range(host)
-    )]
-    WitVersion {
-        /// The version the plugin was built against.
-        plugin: String,
-        /// The version this host implements.
-        host: String,
-    },
-    /// Not listed in `plugins.allow`.
-    #[error(
-        "not listed in plugins.allow (its sha256 is {sha256}); pin it with `- {{file: {file}, sha256: {sha256}}}`, or set plugins.allowUnpinned for development"
-    )]
-    NotListed {
-        /// The file name.
-        file: String,
-        /// The file's digest.
-        sha256: String,
-    },
-    /// The bytes are not the ones pinned.
-    #[error("sha256 mismatch: plugins.allow pins {expected}, the file is {actual}")]
-    DigestMismatch {
-        /// The pinned digest.
-        expected: String,
-        /// The file's digest.
-        actual: String,
-    },
-    /// The plugin's declared name or service type is not the granted one.
-    #[error("declares {what} `{actual}`, but plugins.allow grants `{expected}`")]
-    IdentityMismatch {
-        /// `name` or `service type`.
-        what: &'static str,
-        /// Granted.
-        expected: String,
-        /// Declared.
-        actual: String,
-    },
-    /// The plugin claims a connector type its grant does not list.
-    #[error("claims connector type `{connector_type}`, which plugins.allow does not grant it (granted: {})", granted.join(", "))]
-    NotGranted {
-        /// The claimed type.
-        connector_type: String,
-        /// What the grant lists.
-        granted: Vec<String>,
-    },
-    /// Another plugin already serves one of the connector types this one
-    /// claims.
-    #[error(
-        "claims connector type `{connector_type}` of service type `{service_type}`, already served by plugin `{owner}` ({owner_source})"
-    )]
-    Claimed {
-        /// The service type.
-        service_type: String,
-        /// The connector type.
-        connector_type: String,
-        /// The plugin that has it.
-        owner: String,
-        /// Where that plugin came from.
-        owner_source: String,
-    },
-    /// A plugin from the directory declares a service type that is another
-    /// kind of entity in the host's id space (`bot`, `workflow`, in any
-    /// case): its ids would be those entities' ids.
-    #[error(
-        "declares service type `{service_type}`, the kind of the host's `{kind}` entities (their secret ids live under `/…/{kind}/<name>/`): a plugin from plugins.directory may not serve it"
-    )]
-    ReservedServiceType {
-        /// As declared.
-        service_type: String,
-        /// The entity kind it names.
-        kind: String,
-    },
-    /// `describe` answered something unusable.
-    #[error("describe: {0}")]
-    BadDescription(String),
-}
-
-fn compatible_range(host: &str) -> String {
-    let mut parts = host.split('.');
-    match (parts.next(), parts.next()) {
-        (Some("0"), Some(minor)) => format!("0.{minor}.0 to {host}"),
-        (Some(major), Some(_)) => format!("{major}.0.0 to {host}"),
-        _ => host.to_string(),
+/// The sandbox's errors are the host's, variant for variant: the same text
+/// and the same category wherever the host prints or maps them.
+impl From<om_secrets_sandbox::Error> for crate::Error {
+    fn from(e: om_secrets_sandbox::Error) -> Self {
+        use om_secrets_sandbox::Error as E;
+        match e {
+            E::Plugin { plugin, reason } => crate::Error::Plugin { plugin, reason },
+            E::Input { pointer, message } => crate::Error::Input { pointer, message },
+            E::Io { path, source } => crate::Error::io(path, source),
+        }
     }
-}
-
-/// Read a plugin file, refusing one over [`sandbox::MAX_COMPONENT_BYTES`]
-/// before reading it whole (a huge file in the plugins directory is never
-/// loaded into memory; a file growing while read is cut at the limit and
-/// refused too).
-pub(crate) fn read_component(path: &std::path::Path) -> crate::Result<Vec<u8>> {
-    use std::io::Read;
-    let limit = sandbox::MAX_COMPONENT_BYTES;
-    let too_large = |bytes: usize| crate::Error::Plugin {
-        plugin: path.display().to_string(),
-        reason: PluginFailure::Refused(Refusal::TooLarge { bytes, limit }),
-    };
-    let file = std::fs::File::open(path).map_err(|e| crate::Error::io(path, e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| crate::Error::io(path, e))?
-        .len();
-    if len > limit as u64 {
-        return Err(too_large(usize::try_from(len).unwrap_or(usize::MAX)));
-    }
-    let mut bytes = Vec::with_capacity(len as usize);
-    file.take(limit as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| crate::Error::io(path, e))?;
-    if bytes.len() > limit {
-        return Err(too_large(bytes.len()));
-    }
-    Ok(bytes)
 }

@@ -48,10 +48,11 @@ use std::sync::Arc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::cache::ComponentCache;
-use super::check::CheckedField;
-use super::sandbox::{LoadedPlugin, PluginInfo, Sandbox, Trust};
-use super::{PluginFailure, Refusal};
+use om_secrets_sandbox::cache::ComponentCache;
+use om_secrets_sandbox::check::CheckedField;
+use om_secrets_sandbox::sandbox::{LoadedPlugin, PluginInfo, Sandbox, Trust};
+use om_secrets_sandbox::{PluginFailure, Refusal, read_component};
+
 use crate::{Error, Result};
 
 mod builtin {
@@ -287,7 +288,7 @@ impl Plugins {
                 plugin: source.clone(),
                 reason: PluginFailure::Refused(r),
             };
-            let bytes = super::read_component(&path)?;
+            let bytes = read_component(&path)?;
             let sha256 = hex::encode(Sha256::digest(&bytes));
 
             // The pin is checked before the bytes are parsed or compiled.
@@ -530,8 +531,8 @@ impl Plugins {
                 ));
             }
         };
-        self.route(service_type, connector_type)?
-            .discover_by(type_key, connector_type, config)
+        let plugin = self.route(service_type, connector_type)?;
+        Ok(plugin.discover_by(type_key, connector_type, config)?)
     }
 }
 

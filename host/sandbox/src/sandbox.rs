@@ -32,12 +32,15 @@
 //!   the copy, so a plugin cannot make the host allocate more than that — not
 //!   even by returning a million fields that all alias one huge string
 //!   ([`PluginFailure::OutputTooLarge`]);
-//! - **fields**: at most [`Limits::max_fields`] ([`super::check`]).
+//! - **fields**: at most [`Limits::max_fields`] ([`crate::check`]).
 //!
 //! At load, a component must import nothing but this package's `log` (and
 //! `types`), and export `discovery` built against a compatible WIT version
 //! ([`compatible`]); otherwise it is refused with a [`Refusal`] naming the
 //! imports or both versions.
+
+// No unsafe code here: the one block of the crate is in `cache`.
+#![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -52,14 +55,14 @@ use wasmtime::{
 };
 use zeroize::Zeroizing;
 
-use super::cache::ComponentCache;
-use super::check::{self, CheckedField, Redactor, Treatment, printable, shorten};
-use super::{PluginFailure, Refusal, WIT_PACKAGE, WIT_VERSION};
+use crate::cache::ComponentCache;
+use crate::check::{self, CheckedField, Redactor, Treatment, printable, shorten};
+use crate::{PluginFailure, Refusal, WIT_PACKAGE, WIT_VERSION};
 
 mod bindings {
     wasmtime::component::bindgen!({
         world: "connector-policy",
-        path: "../wit",
+        path: "../../wit",
     });
 }
 

@@ -1,6 +1,6 @@
 //! Checking what a plugin answered. Nothing a plugin says is trusted:
 //!
-//! - at most [`super::Limits::max_fields`] fields;
+//! - at most [`crate::Limits::max_fields`] fields;
 //! - every pointer is a valid RFC 6901 pointer that exists in the input and
 //!   names a string or null;
 //! - no pointer names a routing key ([`routing_key`]): the key the host
@@ -16,13 +16,15 @@
 //!
 //! One bad field rejects the whole answer: never a partial result.
 
+// No unsafe code here: the one block of the crate is in `cache`.
+#![forbid(unsafe_code)]
+
 use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::PluginFailure;
-use crate::secret_id::segment;
+use crate::PluginFailure;
 
 /// What the host does with a field (mirrors the WIT enum).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -43,6 +45,25 @@ pub struct CheckedField {
     pub segments: Vec<String>,
     /// Treatment.
     pub treatment: Treatment,
+}
+
+/// Sanitise one secret-id segment: lower-cased, every character outside
+/// `[a-z0-9_-]` replaced by `_` (`authType` → `authtype`), as OpenMetadata
+/// builds its secret ids (the host's `secret_id` module, which re-exports
+/// this one definition). The guest SDK has its twin
+/// (`om_secrets_guest::segment`) on purpose: the host recomputes every
+/// plugin's segments itself rather than trusting code that runs in plugins.
+pub fn segment(s: &str) -> String {
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// One key as an RFC 6901 pointer token (`~` → `~0`, `/` → `~1`): the
