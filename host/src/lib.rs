@@ -21,9 +21,12 @@
 //! - [`config`]: the YAML file and environment variables (OpenMetadata's
 //!   `secretsManagerConfiguration` keys), resolved into [`Settings`].
 //! - [`plugin`]: loading policy plugins (WebAssembly components) and running
-//!   them in a sandbox: [`plugin::sandbox`] (wasmtime engine, limits, a fresh
-//!   instance per call), [`plugin::cache`] (compiled components on disk),
-//!   [`plugin::check`] (nothing a plugin answers is trusted).
+//!   them in a sandbox: [`plugin::registry`] (grants, pins, routing) here;
+//!   [`plugin::sandbox`] (wasmtime engine, limits, a fresh instance per
+//!   call), [`plugin::cache`] (compiled components on disk) and
+//!   [`plugin::check`] (nothing a plugin answers is trusted) from the
+//!   `om-secrets-sandbox` crate, which depends on nothing that holds a key
+//!   or reaches a store, so plugins never reach the KMS or the Fernet keys.
 //! - [`secret_id`]: OpenMetadata's secret ids.
 //! - [`fernet`]: Fernet encryption with OpenMetadata's key handling.
 //! - [`kms`]: the key management stores behind one trait ([`SecretStore`]),
