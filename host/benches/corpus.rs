@@ -38,20 +38,27 @@
 //! the mean and the median of those over the corpus. Also: a batch (1,000
 //! configs of one type in a loop, sandbox overhead per config over native),
 //! and the start-up of all built-in plugins, first (compiling them into an
-//! empty component cache) and from the cache. Numbers, never assertions: this
-//! is no test (under `cargo test --benches` it only says how to run it).
+//! empty component cache) and from the cache; and the *floor*: `fields` of a
+//! config holding only its type, sandboxed and native, which is what a
+//! sandboxed call costs whatever the config holds (a fresh instance, its
+//! memory reset, the call). Numbers, never assertions: under `cargo test`
+//! only the arms' agreement is checked, nothing is timed.
 //!
 //! Only OpenMetadata's generated models are imported, never its ingestion
 //! framework; the entity-name transform every validation runs imports two
 //! framework classes (the profiler's, which needs SQLAlchemy), so the script
-//! stands them in, as a full install would find them. Without the stand-ins
-//! (`OM_BENCH_PY_STUBS=0`) every validation fails that import and logs, which
-//! is slower than a real install and not what OpenMetadata pays.
+//! stands them in, as a full install would find them: that is the Python
+//! figure the ratios divide. The issue's own set-up (a `--no-deps` install
+//! without the stand-ins) is run second and reported on its own line: there
+//! every validation fails that import and logs, which is slower than a real
+//! install and not what OpenMetadata pays.
 //!
 //! Environment: `OM_BENCH_REPS`, `OM_BENCH_PY_REPS` (default 15),
 //! `OM_BENCH_PYTHON` (an interpreter to use instead of the venv's),
-//! `OM_BENCH_NO_PYTHON=1` (skip arm 3), `OM_BENCH_FILTER` (substring of the
-//! config ids `<type>/<Connector>#<variant>` to keep).
+//! `OM_BENCH_NO_PYTHON=1` (skip arm 3), `OM_BENCH_PY_STUBS=0` (the first
+//! Python run without the stand-ins too), `OM_BENCH_PY_NO_DEPS=0` (skip the
+//! second Python run), `OM_BENCH_FILTER` (substring of the config ids
+//! `<type>/<Connector>#<variant>` to keep).
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -327,6 +334,8 @@ struct Python {
     rejected: Vec<(String, String)>,
     /// Interpreter and pydantic versions.
     about: String,
+    /// Whether the two framework classes were stood in for.
+    stubs: bool,
 }
 
 /// The venv's interpreter (made by `tools/bench/venv.sh`), or why not.
@@ -346,14 +355,21 @@ fn python_interpreter() -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-fn run_python(cases: &[Case], reps: usize) -> Result<Python, String> {
+/// Arm 3 in one Python process. `stubs`: stand in for the two framework
+/// classes (`Some(true)`), leave them out (`Some(false)`: a `--no-deps`
+/// install's behaviour), or as `OM_BENCH_PY_STUBS` says (`None`).
+fn run_python(cases: &[Case], reps: usize, stubs: Option<bool>) -> Result<Python, String> {
     let py = python_interpreter()?;
     let input = json!({
         "iterations": reps,
         "configs": cases.iter().map(|c| json!({"id": c.id, "model": c.model, "config": c.config})).collect::<Vec<_>>(),
     });
     let script = repo().join("tools/bench/om_mask.py");
-    let mut child = Command::new(&py)
+    let mut cmd = Command::new(&py);
+    if let Some(stubs) = stubs {
+        cmd.env("OM_BENCH_PY_STUBS", if stubs { "1" } else { "0" });
+    }
+    let mut child = cmd
         .arg(&script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -374,6 +390,7 @@ fn run_python(cases: &[Case], reps: usize) -> Result<Python, String> {
     }
     let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("its output: {e}"))?;
     let mut py = Python {
+        stubs: v["stubs"].as_bool() != Some(false),
         about: format!(
             "Python {}, pydantic {}, OM_PYDANTIC_DEFER_BUILD={}, {}",
             v["python"].as_str().unwrap_or("?"),
@@ -685,11 +702,42 @@ fn main() {
         );
     }
 
-    // Arm 3.
-    let python = if std::env::var("OM_BENCH_NO_PYTHON").is_ok_and(|v| v == "1") {
+    // The floor: what a sandboxed call costs whatever the config holds. The
+    // batch config's type alone (no field to parse, walk or answer), both arms.
+    let ctype = batch_case.doc[&batch_case.subject.type_key].clone();
+    let bare = json!({ batch_case.subject.type_key.as_str(): ctype });
+    let mut floor = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        floor.0.push(
+            time(|| {
+                for _ in 0..1000 {
+                    black_box(sm.fields(&batch_case.subject, &bare).unwrap());
+                }
+            }) / 1000.0,
+        );
+        floor.1.push(
+            time(|| {
+                for _ in 0..1000 {
+                    black_box(native.fields(&batch_case.subject, &bare).unwrap());
+                }
+            }) / 1000.0,
+        );
+    }
+
+    // Arm 3: OpenMetadata's Python with a full install's behaviour (the
+    // profiler's classes stood in for), then as the issue set it up (a
+    // `--no-deps` install, where every validation fails that import and logs).
+    let no_python = std::env::var("OM_BENCH_NO_PYTHON").is_ok_and(|v| v == "1");
+    let python = if no_python {
         Err("skipped (OM_BENCH_NO_PYTHON=1)".to_string())
     } else {
-        run_python(&cases, py_reps)
+        run_python(&cases, py_reps, None)
+    };
+    let python_no_deps = match &python {
+        Ok(p) if p.stubs && !std::env::var("OM_BENCH_PY_NO_DEPS").is_ok_and(|v| v == "0") => {
+            Some(run_python(&cases, py_reps, Some(false)))
+        }
+        _ => None,
     };
 
     // Per config: the median of its samples. Configs the Python models
@@ -828,6 +876,25 @@ fn main() {
     } else {
         println!("  python ratios: no python arm");
     }
+    match &python_no_deps {
+        Some(Ok(p)) => {
+            let warm: Vec<f64> = kept
+                .iter()
+                .filter_map(|&i| p.times.get(&cases[i].id).map(|t| t.0))
+                .collect();
+            let m = mean(&warm);
+            println!(
+                "  python mask as the issue set it up ({}; {} configs): {} per config; / sandboxed mask {:.1}×, / sandboxed seal {:.1}× (not what a full install pays)",
+                p.about,
+                warm.len(),
+                us(m),
+                m / figures["mask"],
+                m / figures["seal (db)"]
+            );
+        }
+        Some(Err(e)) => println!("  python mask as the issue set it up: NOT RUN: {e}"),
+        None => {}
+    }
     println!(
         "  sandboxed / native discovery     {:>7.2}×   (target ≤ 1.2)",
         figures["discover (plugin call + check)"] / figures["discover native"]
@@ -856,6 +923,18 @@ fn main() {
     println!(
         "batch: the same 1,000 through SecretsManager::fields_batch: {} per config",
         us(median(&mut library_batch))
+    );
+    let (fs, fnat) = (median(&mut floor.0), median(&mut floor.1));
+    println!(
+        "floor: `fields` of {bare} (nothing to find): sandboxed {} / native {}: {} per call whatever the config holds",
+        us(fs),
+        us(fnat),
+        us(fs - fnat)
+    );
+    println!(
+        "  (≤ 1.2× of the corpus's mean native discovery, {}, leaves {} for the sandbox in all)",
+        us(figures["discover native"]),
+        us(0.2 * figures["discover native"])
     );
     println!(
         "start-up of all {builtin} built-in plugins: first (compiling into an empty cache) {}; from the component cache {:.1} ms (median of {}; target ≤ 20 ms)",
