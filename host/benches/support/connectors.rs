@@ -101,7 +101,10 @@ pub fn variants(m: &Value) -> Vec<Variant<'_>> {
     for (table, ctype, connector, pointer) in services.chain(entities) {
         for (index, variant) in connector["variants"].as_array().unwrap().iter().enumerate() {
             let config = &variant["config"];
-            assert!(config.is_object(), "{table}/{ctype}#{index}: no `config` object");
+            assert!(
+                config.is_object(),
+                "{table}/{ctype}#{index}: no `config` object"
+            );
             out.push(Variant {
                 table,
                 ctype,
