@@ -11,7 +11,10 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use om_secrets::client::{self, Client};
 use om_secrets::config::Settings;
-use om_secrets::ops::{BatchItem, Failure, Operation, Outcome, SubjectKind};
+use om_secrets::ops::{
+    BatchItem, Envelope, EnvelopeError, EnvelopeName, Failure, Operation, Outcome, SubjectKind,
+    envelope_members,
+};
 use om_secrets::{SecretsManager, Subject};
 use serde_json::Value;
 
@@ -377,50 +380,39 @@ fn parse_line(
             e.column()
         ))
     })?;
-    let Value::Object(mut m) = value else {
+    let Value::Object(m) = value else {
         return Err(fail(
             "not a JSON object (each line is {\"name\": …, \"document\": {…}})".into(),
         ));
     };
-    let allowed: &[&str] = match op {
-        Operation::Seal => &["name", "document", "previous"],
-        Operation::Merge => &["name", "document", "stored"],
-        _ => &["name", "document"],
-    };
-    if let Some(k) = m.keys().find(|k| !allowed.contains(&k.as_str())) {
-        let k: String = k.chars().take(64).collect();
-        return Err(fail(format!(
-            "unknown key `{}` (this operation takes {})",
-            k.escape_debug(),
-            allowed.join(", ")
-        )));
-    }
-    let name = match m.shift_remove("name") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(n)) => Some(n),
-        Some(_) => return Err(fail("`name` must be a string".into())),
-    };
-    let document = m
-        .shift_remove("document")
-        .ok_or_else(|| fail("no `document`".into()))?;
-    let mut optional = |key: &str| match m.shift_remove(key) {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v),
-    };
-    let previous = optional("previous");
-    let stored = optional("stored");
-    if op == Operation::Merge && stored.is_none() {
-        return Err(fail(
-            "merge needs the stored (sealed) form of the entity (`stored`)".into(),
-        ));
-    }
-    Ok(BatchItem {
-        name,
-        document,
-        stored,
-        previous,
+    BatchItem::from_envelope(m, op, LINE).map_err(|e| {
+        fail(match e {
+            EnvelopeError::Unknown(k) => {
+                let k: String = k.chars().take(64).collect();
+                format!(
+                    "unknown key `{}` (this operation takes {})",
+                    k.escape_debug(),
+                    envelope_members(op, true).join(", ")
+                )
+            }
+            EnvelopeError::NameNotString => "`name` must be a string".into(),
+            EnvelopeError::NoDocument => "no `document`".into(),
+            EnvelopeError::DocumentNotObject => "`document` must be a JSON object".into(),
+            EnvelopeError::NoStored => {
+                "merge needs the stored (sealed) form of the entity (`stored`)".into()
+            }
+        })
     })
 }
+
+/// A line's envelope: its own `name`, read once its keys are known good; any
+/// document (the operation refuses one that is not an object, pointing into
+/// it); `"stored": null` is no stored form.
+const LINE: Envelope = Envelope {
+    name: EnvelopeName::Member,
+    object_document: false,
+    null_stored: false,
+};
 
 impl Engine {
     /// One page of a batch: one result per item, in order.

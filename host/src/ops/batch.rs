@@ -93,6 +93,127 @@ impl BatchItem {
             ..Self::default()
         }
     }
+
+    /// One envelope, `{"name", "document", "stored", "previous"}` (a CLI
+    /// `--batch` line, a server request's body or batch item), as an item
+    /// of `op`: the members `op` takes (see [`envelope_members`]), `name` a
+    /// string or null, `document` required, `stored` required by a merge,
+    /// a null `previous` absent. Checked in that order, `name` where
+    /// `rules` says; what the front-ends read differently is in `rules`.
+    /// The error names no value; each front-end words it.
+    pub fn from_envelope(
+        mut m: serde_json::Map<String, Value>,
+        op: Operation,
+        rules: Envelope,
+    ) -> std::result::Result<Self, EnvelopeError> {
+        fn name(
+            m: &mut serde_json::Map<String, Value>,
+        ) -> std::result::Result<Option<String>, EnvelopeError> {
+            match m.shift_remove("name") {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(n)) => Ok(Some(n)),
+                Some(_) => Err(EnvelopeError::NameNotString),
+            }
+        }
+        let first = match rules.name {
+            EnvelopeName::MemberFirst => name(&mut m)?,
+            _ => None,
+        };
+        let allowed = envelope_members(op, rules.name != EnvelopeName::Elsewhere);
+        if let Some(k) = m.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(EnvelopeError::Unknown(k.clone()));
+        }
+        let name = match rules.name {
+            EnvelopeName::Member => name(&mut m)?,
+            _ => first,
+        };
+        let document = m
+            .shift_remove("document")
+            .ok_or(EnvelopeError::NoDocument)?;
+        if rules.object_document && !document.is_object() {
+            return Err(EnvelopeError::DocumentNotObject);
+        }
+        let stored = m
+            .shift_remove("stored")
+            .filter(|s| rules.null_stored || !s.is_null());
+        if op == Operation::Merge && stored.is_none() {
+            return Err(EnvelopeError::NoStored);
+        }
+        Ok(BatchItem {
+            name,
+            document,
+            stored,
+            previous: m.shift_remove("previous").filter(|p| !p.is_null()),
+        })
+    }
+}
+
+/// The members an envelope of `op` takes, `name` first when `with_name`:
+/// `document`, and `previous` for a seal, `stored` for a merge.
+pub fn envelope_members(op: Operation, with_name: bool) -> &'static [&'static str] {
+    let all: &'static [&'static str] = match op {
+        Operation::Seal => &["name", "document", "previous"],
+        Operation::Merge => &["name", "document", "stored"],
+        _ => &["name", "document"],
+    };
+    if with_name { all } else { &all[1..] }
+}
+
+/// Where the front-ends read an envelope differently, on purpose (see
+/// [`BatchItem::from_envelope`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// Where the entity's name is.
+    pub name: EnvelopeName,
+    /// `document` must be a JSON object: the server refuses any other at
+    /// the envelope (400, pointing at `/document`); the CLI leaves it to
+    /// the operation, which points into the document.
+    pub object_document: bool,
+    /// `"stored": null` is a stored form (null; the server's reading, its
+    /// merge then runs) rather than none (the CLI's: its merge refuses it).
+    pub null_stored: bool,
+}
+
+/// Where an envelope's entity name is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnvelopeName {
+    /// Not in the envelope (a server route's path names it): a `name`
+    /// member is one the envelope does not take.
+    Elsewhere,
+    /// The `name` member, read once the members are known good (the CLI's
+    /// `--batch` lines).
+    Member,
+    /// The `name` member, read before anything else (the server's batch
+    /// items).
+    MemberFirst,
+}
+
+/// What is wrong with an envelope (see [`BatchItem::from_envelope`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnvelopeError {
+    /// A member the operation does not take, as sent: it may be anything a
+    /// client sent (a secret pasted as a name), so repeat it with care.
+    Unknown(String),
+    /// `name` is neither a string nor null.
+    NameNotString,
+    /// No `document`.
+    NoDocument,
+    /// `document` is not a JSON object ([`Envelope::object_document`]).
+    DocumentNotObject,
+    /// A merge without the `stored` form.
+    NoStored,
+}
+
+impl EnvelopeError {
+    /// The member the error is about.
+    pub fn member(&self) -> &str {
+        match self {
+            EnvelopeError::Unknown(k) => k,
+            EnvelopeError::NameNotString => "name",
+            EnvelopeError::NoDocument | EnvelopeError::DocumentNotObject => "document",
+            EnvelopeError::NoStored => "stored",
+        }
+    }
 }
 
 /// The operation a batch runs on each document.
@@ -399,6 +520,66 @@ mod tests {
 
     fn at(log: &[String], event: &str) -> usize {
         log.iter().position(|e| e == event).unwrap()
+    }
+
+    #[test]
+    fn envelopes_as_each_front_end_reads_them() {
+        use serde_json::json;
+        let env = |v: Value| match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        let rules = |name, object_document, null_stored| Envelope {
+            name,
+            object_document,
+            null_stored,
+        };
+        let cli = rules(EnvelopeName::Member, false, false);
+        let item = rules(EnvelopeName::MemberFirst, true, true);
+        let body = rules(EnvelopeName::Elsewhere, true, true);
+        let seal = json!({"name": "a", "document": {}, "previous": null});
+        assert_eq!(
+            BatchItem::from_envelope(env(seal.clone()), Operation::Seal, cli),
+            Ok(BatchItem::named("a", json!({})))
+        );
+        assert_eq!(
+            BatchItem::from_envelope(env(seal), Operation::Seal, body),
+            Err(EnvelopeError::Unknown("name".into()))
+        );
+        // A bad name and an unknown member: which is found first.
+        let both = json!({"name": 1, "x": 1, "document": {}});
+        assert_eq!(
+            BatchItem::from_envelope(env(both.clone()), Operation::Mask, cli),
+            Err(EnvelopeError::Unknown("x".into()))
+        );
+        let e = BatchItem::from_envelope(env(both), Operation::Mask, item).unwrap_err();
+        assert_eq!((e.member(), &e), ("name", &EnvelopeError::NameNotString));
+        // A document that is no object; a null stored form.
+        let doc = json!({"document": 3});
+        assert!(BatchItem::from_envelope(env(doc.clone()), Operation::Mask, cli).is_ok());
+        assert_eq!(
+            BatchItem::from_envelope(env(doc), Operation::Mask, body),
+            Err(EnvelopeError::DocumentNotObject)
+        );
+        let merge = json!({"document": {}, "stored": null});
+        assert_eq!(
+            BatchItem::from_envelope(env(merge.clone()), Operation::Merge, cli),
+            Err(EnvelopeError::NoStored)
+        );
+        let ok = BatchItem::from_envelope(env(merge), Operation::Merge, body).unwrap();
+        assert_eq!(ok.stored, Some(Value::Null));
+        assert_eq!(
+            BatchItem::from_envelope(env(json!({"stored": {}})), Operation::Mask, cli),
+            Err(EnvelopeError::Unknown("stored".into()))
+        );
+        assert_eq!(
+            BatchItem::from_envelope(env(json!({})), Operation::Forget, cli),
+            Err(EnvelopeError::NoDocument)
+        );
+        assert_eq!(
+            envelope_members(Operation::Merge, false),
+            ["document", "stored"]
+        );
     }
 
     #[tokio::test]

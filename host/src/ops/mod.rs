@@ -24,7 +24,10 @@ mod seal;
 mod subject;
 mod value;
 
-pub use batch::{BatchItem, CONCURRENCY, Failure, Operation, Outcome, SubjectKind};
+pub use batch::{
+    BatchItem, CONCURRENCY, Envelope, EnvelopeError, EnvelopeName, Failure, Operation, Outcome,
+    SubjectKind, envelope_members,
+};
 pub use mask::mask_fields;
 pub(crate) use subject::check_bot;
 pub use subject::{Entity, Subject};

@@ -31,7 +31,10 @@ use super::App;
 use super::audit::{self, Event, Outcome as AuditOutcome, op_name};
 use super::problem::Problem;
 use super::roles::{self, Caller};
-use crate::ops::{BatchItem, Failure, Operation, Outcome, SubjectKind};
+use crate::ops::{
+    BatchItem, Envelope, EnvelopeError, EnvelopeName, Failure, Operation, Outcome, SubjectKind,
+    envelope_members,
+};
 
 /// The kinds of subject a route serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -506,60 +509,45 @@ fn shown(key: &str) -> String {
     }
 }
 
-/// The members an envelope of `op` takes.
-fn members(op: Op) -> &'static [&'static str] {
-    match op {
-        Op::Seal => &["document", "previous"],
-        Op::Merge => &["document", "stored"],
-        _ => &["document"],
-    }
-}
-
-/// One envelope (a single request's body, or a batch item) into an item.
+/// One envelope (a single request's body, or a batch item) into an item,
+/// or where it is wrong (a pointer into the envelope) and what.
 fn item_from(
-    mut m: Map<String, Value>,
+    m: Map<String, Value>,
     op: Op,
-    name: Option<String>,
-    at: &str,
+    rules: Envelope,
 ) -> Result<BatchItem, (String, String)> {
-    let allowed = members(op);
-    if let Some(k) = m.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err((
-            member_pointer(at, k),
-            format!(
+    BatchItem::from_envelope(m, op.operation(false), rules).map_err(|e| {
+        let pointer = member_pointer("", e.member());
+        let message = match e {
+            EnvelopeError::Unknown(k) => format!(
                 "{} is not taken here; {} takes: {}",
-                shown(k),
+                shown(&k),
                 op.name(),
-                allowed.join(", ")
+                envelope_members(op.operation(false), false).join(", ")
             ),
-        ));
-    }
-    let document = m.remove("document").ok_or_else(|| {
-        (
-            format!("{at}/document"),
-            "`document` is required".to_string(),
-        )
-    })?;
-    if !document.is_object() {
-        return Err((
-            format!("{at}/document"),
-            "`document` must be a JSON object".into(),
-        ));
-    }
-    let stored = m.remove("stored");
-    if op == Op::Merge && stored.is_none() {
-        return Err((
-            format!("{at}/stored"),
-            "merge needs `stored`, the stored (sealed) form".into(),
-        ));
-    }
-    Ok(BatchItem {
-        name,
-        document,
-        stored,
-        previous: m.remove("previous").filter(|p| !p.is_null()),
+            EnvelopeError::NameNotString => "`name` must be a string".into(),
+            EnvelopeError::NoDocument => "`document` is required".into(),
+            EnvelopeError::DocumentNotObject => "`document` must be a JSON object".into(),
+            EnvelopeError::NoStored => "merge needs `stored`, the stored (sealed) form".into(),
+        };
+        (pointer, message)
     })
 }
+
+/// A single request's body: the route's path names the entity (a `name`
+/// member is not taken), the document must be an object, and a null
+/// `stored` is a stored form.
+const BODY: Envelope = Envelope {
+    name: EnvelopeName::Elsewhere,
+    object_document: true,
+    null_stored: true,
+};
+
+/// A batch item: as [`BODY`], but with its own `name`, read first.
+const ITEM: Envelope = Envelope {
+    name: EnvelopeName::MemberFirst,
+    ..BODY
+};
 
 /// The pointer of an envelope member the route does not take: the member
 /// when [`shown`] names it, else the envelope (a member name may be anything
@@ -578,8 +566,10 @@ fn escape_token(k: &str) -> String {
 
 fn parse_single(bytes: &[u8], op: Op, name: Option<String>) -> Result<BatchItem, Response> {
     let m = parse_json(bytes)?;
-    item_from(m, op, name, "")
-        .map_err(|(pointer, msg)| Problem::bad_request_at(&pointer, msg).into_response())
+    let mut item = item_from(m, op, BODY)
+        .map_err(|(pointer, msg)| Problem::bad_request_at(&pointer, msg).into_response())?;
+    item.name = name;
+    Ok(item)
 }
 
 /// Batch items; an item whose envelope is wrong becomes an error result of
@@ -605,23 +595,13 @@ fn parse_batch(bytes: &[u8], op: Op) -> Result<Vec<Result<BatchItem, Failure>>, 
     Ok(items
         .into_iter()
         .map(|it| {
-            let Value::Object(mut o) = it else {
+            let Value::Object(o) = it else {
                 return Err(Failure {
                     pointer: Some(String::new()),
                     message: "an item must be a JSON object".into(),
                 });
             };
-            let name = match o.remove("name") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(n)) => Some(n),
-                Some(_) => {
-                    return Err(Failure {
-                        pointer: Some("/name".into()),
-                        message: "`name` must be a string".into(),
-                    });
-                }
-            };
-            item_from(o, op, name, "").map_err(|(pointer, message)| Failure {
+            item_from(o, op, ITEM).map_err(|(pointer, message)| Failure {
                 pointer: Some(pointer),
                 message,
             })
