@@ -110,4 +110,73 @@ impl Error {
             source,
         }
     }
+
+    /// What kind of failure this is, for a front-end to report it (the
+    /// server's HTTP status and problem type, the JVM binding's exception).
+    pub fn category(&self) -> ErrorCategory {
+        use crate::fernet::FernetError;
+        use crate::kms::KmsErrorKind;
+        match self {
+            Error::Input { .. } | Error::UnknownConnectorType { .. } => ErrorCategory::Input,
+            Error::Fernet(FernetError::Decrypt { .. } | FernetError::NotText { .. }) => {
+                ErrorCategory::Undecryptable
+            }
+            Error::Fernet(_) | Error::Config(_) => ErrorCategory::Config,
+            Error::Io { .. } => ErrorCategory::File,
+            Error::MissingSecret { .. } => ErrorCategory::MissingSecret,
+            Error::Plugin {
+                reason: crate::plugin::PluginFailure::InputTooLarge { .. },
+                ..
+            } => ErrorCategory::TooLarge,
+            Error::Plugin { .. } => ErrorCategory::Plugin,
+            Error::Kms(k) => match k.kind {
+                KmsErrorKind::Transient => ErrorCategory::StoreUnavailable,
+                KmsErrorKind::Auth => ErrorCategory::StoreDenied,
+                KmsErrorKind::Corrupt => ErrorCategory::StoreCorrupt,
+                KmsErrorKind::Other if k.id.is_some() => ErrorCategory::StoreRefused,
+                KmsErrorKind::Other => ErrorCategory::Store,
+            },
+        }
+    }
+}
+
+/// What kind of failure an [`Error`] is ([`Error::category`]): the one
+/// mapping of the variants that the server (HTTP status, problem type) and
+/// the JVM binding (exception class, `retryable`) both report from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCategory {
+    /// The caller's input: a document, a name, a connector type no plugin
+    /// serves.
+    Input,
+    /// A value no configured Fernet key decrypts, or that is not text once
+    /// decrypted.
+    Undecryptable,
+    /// A sealed field refers to a secret the store does not hold.
+    MissingSecret,
+    /// A document over the plugins' input limit.
+    TooLarge,
+    /// A plugin failed or answered something the host refuses.
+    Plugin,
+    /// The deployment's configuration, its Fernet keys included.
+    Config,
+    /// A file could not be read or written.
+    File,
+    /// The secret store is unreachable, throttling or failing: worth
+    /// retrying.
+    StoreUnavailable,
+    /// The secret store refused the deployment's credentials.
+    StoreDenied,
+    /// The secret store's own data is unreadable.
+    StoreCorrupt,
+    /// The secret store refused a request about one secret.
+    StoreRefused,
+    /// Any other failure of the secret store.
+    Store,
+}
+
+impl ErrorCategory {
+    /// Whether the same call may succeed later, unchanged.
+    pub fn retryable(self) -> bool {
+        self == ErrorCategory::StoreUnavailable
+    }
 }

@@ -47,7 +47,6 @@ use std::sync::{Arc, LazyLock, RwLock};
 
 use om_secrets::config::{FileConfig, Settings};
 use om_secrets::fernet::FernetError;
-use om_secrets::kms::KmsErrorKind;
 use om_secrets::ops::{BatchItem, Operation, Outcome, SubjectKind};
 use om_secrets::{Error, SecretsManager};
 use serde_json::Value;
@@ -163,44 +162,45 @@ impl Thrown {
     /// A library error, as the exception Java throws for it. `type_pointer`
     /// is where the document names its connector type (for an unknown one).
     pub fn from_error(e: &Error, type_pointer: Option<&str>) -> Self {
-        let message = e.to_string();
+        use om_secrets::error::ErrorCategory as C;
+        let category = e.category();
+        let kind = match category {
+            C::Input | C::Undecryptable => "input",
+            C::Plugin | C::TooLarge => "plugin",
+            C::Config => "config",
+            C::File
+            | C::MissingSecret
+            | C::StoreUnavailable
+            | C::StoreDenied
+            | C::StoreCorrupt
+            | C::StoreRefused
+            | C::Store => "store",
+        };
+        let mut t = Thrown {
+            retryable: category.retryable(),
+            ..Self::new(kind, e.to_string())
+        };
         match e {
-            Error::Config(_) => Self::new("config", message),
-            Error::Fernet(FernetError::NoKey | FernetError::BadKey { .. }) => {
-                Self::new("config", message)
-            }
             Error::Fernet(FernetError::Decrypt { pointer } | FernetError::NotText { pointer }) => {
-                Thrown {
-                    pointer: Some(pointer.clone().unwrap_or_default()),
-                    ..Self::new("input", message)
-                }
+                t.pointer = Some(pointer.clone().unwrap_or_default());
             }
-            Error::Io { .. } => Self::new("store", message),
-            Error::Input { pointer, .. } => Thrown {
-                // The library names a command-line option where the
-                // problem is no place in the document (`--service-type`).
-                pointer: pointer.clone().filter(|p| !p.starts_with("--")),
-                ..Self::new("input", message)
-            },
-            Error::UnknownConnectorType { .. } => Thrown {
-                pointer: Some(type_pointer.unwrap_or("").to_string()),
-                ..Self::new("input", message)
-            },
-            Error::Plugin { plugin, .. } => Thrown {
-                plugin: Some(plugin.clone()),
-                ..Self::new("plugin", message)
-            },
-            Error::Kms(k) => Thrown {
-                retryable: k.kind == KmsErrorKind::Transient,
-                secret_id: k.id.clone(),
-                ..Self::new("store", message)
-            },
-            Error::MissingSecret { pointer, id, .. } => Thrown {
-                pointer: Some(pointer.clone()),
-                secret_id: Some(id.clone()),
-                ..Self::new("store", message)
-            },
+            // The library names a command-line option where the problem is
+            // no place in the document (`--service-type`).
+            Error::Input { pointer, .. } => {
+                t.pointer = pointer.clone().filter(|p| !p.starts_with("--"));
+            }
+            Error::UnknownConnectorType { .. } => {
+                t.pointer = Some(type_pointer.unwrap_or("").to_string());
+            }
+            Error::Plugin { plugin, .. } => t.plugin = Some(plugin.clone()),
+            Error::Kms(k) => t.secret_id = k.id.clone(),
+            Error::MissingSecret { pointer, id, .. } => {
+                t.pointer = Some(pointer.clone());
+                t.secret_id = Some(id.clone());
+            }
+            Error::Config(_) | Error::Fernet(_) | Error::Io { .. } => {}
         }
+        t
     }
 }
 
@@ -662,6 +662,8 @@ impl std::fmt::Debug for Instance {
 
 #[cfg(test)]
 mod tests {
+    use om_secrets::kms::KmsErrorKind;
+
     use super::*;
 
     fn frame(fields: &[Option<&[u8]>]) -> Vec<u8> {

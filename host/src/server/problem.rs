@@ -8,8 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::Error;
-use crate::kms::KmsErrorKind;
-use crate::plugin::PluginFailure;
+use crate::error::ErrorCategory;
 
 /// The base of every problem `type`.
 pub const TYPE_BASE: &str = "https://om-secrets.invalid/problems/";
@@ -105,53 +104,40 @@ impl Problem {
 
     /// The problem a library error is.
     pub fn from_error(e: &Error) -> Self {
+        use ErrorCategory as C;
         use StatusCode as S;
         let detail = e.to_string();
-        let (status, kind, title) = match e {
-            Error::Input { .. } | Error::UnknownConnectorType { .. } => {
-                (S::UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input")
-            }
-            Error::MissingSecret { .. } => {
-                (S::UNPROCESSABLE_ENTITY, "missing-secret", "Missing secret")
-            }
-            Error::Fernet(
-                crate::fernet::FernetError::Decrypt { .. }
-                | crate::fernet::FernetError::NotText { .. },
-            ) => (
+        let (status, kind, title) = match e.category() {
+            C::Input => (S::UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input"),
+            C::MissingSecret => (S::UNPROCESSABLE_ENTITY, "missing-secret", "Missing secret"),
+            C::Undecryptable => (
                 S::UNPROCESSABLE_ENTITY,
                 "undecryptable",
                 "Cannot decrypt a value",
             ),
-            Error::Fernet(_) | Error::Config(_) | Error::Io { .. } => (
+            C::Config | C::File => (
                 S::INTERNAL_SERVER_ERROR,
                 "server-configuration",
                 "Server configuration",
             ),
-            Error::Kms(k) => match k.kind {
-                KmsErrorKind::Transient | KmsErrorKind::Auth => (
-                    S::SERVICE_UNAVAILABLE,
-                    "kms-unavailable",
-                    "Secret store unavailable",
-                ),
-                KmsErrorKind::Corrupt => (
-                    S::INTERNAL_SERVER_ERROR,
-                    "kms-corrupt",
-                    "Secret store unreadable",
-                ),
-                KmsErrorKind::Other if k.id.is_some() => (
-                    S::UNPROCESSABLE_ENTITY,
-                    "kms-refused",
-                    "Refused by the secret store",
-                ),
-                KmsErrorKind::Other => {
-                    (S::INTERNAL_SERVER_ERROR, "kms-error", "Secret store error")
-                }
-            },
-            Error::Plugin {
-                reason: PluginFailure::InputTooLarge { .. },
-                ..
-            } => (S::PAYLOAD_TOO_LARGE, "too-large", "Document too large"),
-            Error::Plugin { .. } => (S::INTERNAL_SERVER_ERROR, "plugin-failure", "Plugin failure"),
+            C::StoreUnavailable | C::StoreDenied => (
+                S::SERVICE_UNAVAILABLE,
+                "kms-unavailable",
+                "Secret store unavailable",
+            ),
+            C::StoreCorrupt => (
+                S::INTERNAL_SERVER_ERROR,
+                "kms-corrupt",
+                "Secret store unreadable",
+            ),
+            C::StoreRefused => (
+                S::UNPROCESSABLE_ENTITY,
+                "kms-refused",
+                "Refused by the secret store",
+            ),
+            C::Store => (S::INTERNAL_SERVER_ERROR, "kms-error", "Secret store error"),
+            C::TooLarge => (S::PAYLOAD_TOO_LARGE, "too-large", "Document too large"),
+            C::Plugin => (S::INTERNAL_SERVER_ERROR, "plugin-failure", "Plugin failure"),
         };
         let mut p = Self::new(status, kind, title, detail);
         let f = crate::ops::Failure::from(e);
