@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use sha2::Digest;
-
 use crate::kms_common::unique;
 use crate::util::Om;
 
@@ -160,10 +158,9 @@ pub(crate) fn http(
     http_within(addr, method, path, headers, body, Duration::from_secs(120))
 }
 
-/// Lower-case hex SHA-256 of `s` (how an API key is configured).
-pub(crate) fn sha256_hex(s: &str) -> String {
-    hex::encode(sha2::Sha256::digest(s.as_bytes()))
-}
+/// Lower-case hex SHA-256 of a key: how `server.apiKeys` holds it (the
+/// library's own helper; its unit test pins it to SHA-256).
+pub(crate) use om_secrets::server::auth::api_key::hash_hex as sha256_hex;
 
 // ---------------------------------------------------------------------------
 // the server as a child process
