@@ -12,9 +12,10 @@
 
 use std::time::Duration;
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, Row};
+use sqlx::mysql::MySqlPool;
+use sqlx::pool::PoolOptions;
+use sqlx::postgres::PgPool;
+use sqlx::{ConnectOptions, Connection, Pool, Row};
 
 use super::MigrateError;
 
@@ -149,6 +150,30 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A pool of `DB` connections to `url`, statements not logged.
+async fn pool<DB: sqlx::Database>(
+    url: &str,
+    fail: &impl Fn(sqlx::Error) -> MigrateError,
+) -> Result<Pool<DB>, MigrateError> {
+    let opts: <DB::Connection as Connection>::Options = url.parse().map_err(fail)?;
+    let opts = opts.disable_statement_logging();
+    // One direct connection first: an unreachable or refusing server fails
+    // at once with its own reason, where the pool would retry for its whole
+    // acquire timeout and then say only that it timed out.
+    DB::Connection::connect_with(&opts)
+        .await
+        .map_err(fail)?
+        .close()
+        .await
+        .map_err(fail)?;
+    PoolOptions::<DB>::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(opts)
+        .await
+        .map_err(fail)
+}
+
 impl Db {
     /// Connect to `url` (`postgres://`, `postgresql://`, `mysql://`,
     /// `mariadb://`). Errors name the URL without its credentials.
@@ -163,44 +188,10 @@ impl Db {
         // (values are bound, never part of the text); slow ones are not
         // warned about, so no log line ever names a row.
         match scheme {
-            "postgres" | "postgresql" => {
-                let opts: PgConnectOptions = url.parse().map_err(&fail)?;
-                let opts = opts.disable_statement_logging();
-                // One direct connection first: an unreachable or refusing
-                // server fails at once with its own reason, where the pool
-                // would retry for its whole acquire timeout and then say only
-                // that it timed out.
-                PgConnection::connect_with(&opts)
-                    .await
-                    .map_err(&fail)?
-                    .close()
-                    .await
-                    .map_err(&fail)?;
-                let pool = PgPoolOptions::new()
-                    .max_connections(4)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .connect_with(opts)
-                    .await
-                    .map_err(&fail)?;
-                Ok(Db::Postgres(pool))
-            }
+            "postgres" | "postgresql" => Ok(Db::Postgres(pool(url, &fail).await?)),
             "mysql" | "mariadb" => {
                 let url = url.replacen("mariadb://", "mysql://", 1);
-                let opts: MySqlConnectOptions = url.parse().map_err(&fail)?;
-                let opts = opts.disable_statement_logging();
-                MySqlConnection::connect_with(&opts)
-                    .await
-                    .map_err(&fail)?
-                    .close()
-                    .await
-                    .map_err(&fail)?;
-                let pool = MySqlPoolOptions::new()
-                    .max_connections(4)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .connect_with(opts)
-                    .await
-                    .map_err(&fail)?;
-                Ok(Db::MySql(pool))
+                Ok(Db::MySql(pool(&url, &fail).await?))
             }
             _ => Err(MigrateError::Url(format!(
                 "`{shown}`: the scheme must be postgres://, postgresql://, mysql:// or mariadb://"
