@@ -3,8 +3,11 @@
 //! two cannot disagree; the bodies' schemas are derived from the types below.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
-use axum::http::Method;
+use axum::body::Bytes;
+use axum::http::{HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
@@ -160,6 +163,24 @@ fn problem_responses(r: ResponsesBuilder, codes: &[(&str, &str)]) -> ResponsesBu
                 .build(),
         )
     })
+}
+
+/// `GET /openapi.json`'s answer. The document depends only on the route
+/// table, which is fixed, so it is built and serialised once, on first use.
+pub fn response() -> Response {
+    static JSON: OnceLock<Bytes> = OnceLock::new();
+    let body = JSON.get_or_init(|| {
+        let doc = serde_json::to_value(openapi()).unwrap_or_default();
+        Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
+    });
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body.clone(),
+    )
+        .into_response()
 }
 
 /// The document.
@@ -367,5 +388,20 @@ mod tests {
         table.sort();
         assert_eq!(in_doc, table);
         assert_eq!(table.len(), 4 + 4 * 12);
+    }
+
+    /// The answer built once is the one `axum::Json` gave when the document
+    /// was rebuilt per request: same headers, same bytes.
+    #[tokio::test]
+    async fn the_cached_answer_is_the_per_request_one() {
+        use http_body_util::BodyExt;
+        let fresh = axum::Json(serde_json::to_value(openapi()).unwrap_or_default()).into_response();
+        let (cached, again) = (response(), response());
+        assert_eq!(cached.status(), fresh.status());
+        assert_eq!(cached.headers(), fresh.headers());
+        let bytes = |r: Response| async { r.into_body().collect().await.unwrap().to_bytes() };
+        let body = bytes(cached).await;
+        assert_eq!(body, bytes(fresh).await);
+        assert_eq!(body, bytes(again).await);
     }
 }

@@ -269,10 +269,7 @@ async fn dispatch(app: Arc<App>, action: Action, req: Request) -> Response {
             None => (StatusCode::OK, "ready").into_response(),
             Some(why) => Problem::not_ready(why).into_response(),
         },
-        Action::OpenApi => {
-            axum::Json(serde_json::to_value(super::openapi::openapi()).unwrap_or_default())
-                .into_response()
-        }
+        Action::OpenApi => super::openapi::response(),
         Action::Metrics => {
             if app.config.metrics_auth
                 && let Err(r) = authenticate(&app, req.headers())
