@@ -12,8 +12,8 @@
 //! and each field reported once.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::fx::FastSet;
 
 use crate::json::Value;
 
@@ -104,39 +104,6 @@ const ROUTING_KEYS: &[&str] = &["type", "authType", "dbtConfigType"];
 fn node(v: &Value<'_>) -> *const () {
     (v as *const Value<'_>).cast()
 }
-
-/// A fast, unkeyed hasher (FxHash's multiply-rotate) for the walker's sets of
-/// node addresses and pointers: SipHash dominated small configs. Keys come
-/// from the config, so a crafted config could make these sets slow; it slows
-/// only its own call, which the host's time limit bounds.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.write_u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        for &b in chunks.remainder() {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FastSet<T> = HashSet<T, BuildHasherDefault<FxHasher>>;
 
 struct Walker<'t> {
     table: &'t RuleTable,
@@ -554,8 +521,9 @@ impl RuleTable {
             table: self,
             found: Vec::new(),
             seen: FastSet::default(),
-            settled: FastSet::default(),
-            entered: FastSet::default(),
+            // Sized for an ordinary config, so that they never grow in one.
+            settled: FastSet::with_capacity_and_hasher(64, Default::default()),
+            entered: FastSet::with_capacity_and_hasher(64, Default::default()),
         };
         w.apply_section(connector_type, value, &[], 0, DEFAULT_KEY)?;
         Ok(w.found)

@@ -230,6 +230,42 @@ fn ascii_words(
     Some(n)
 }
 
+/// Substrings one of which every word that can make a key a credential holds
+/// (each of [`CREDENTIAL_WORDS`], [`LAST_WORDS`], [`QUALIFIED_LAST_WORDS`],
+/// and one word of each of [`CREDENTIAL_PAIRS`]; a test checks it). Every way
+/// [`decide`] can say yes finds such a word in the key's stems, alone or as
+/// adjacent stems joined, so it finds one of these in the stems' joined text:
+/// a key whose stems hold none is no credential, decided without comparing a
+/// word (most keys: `hostPort`, `username`, `databaseSchema`…).
+const ROOTS: &[&[u8]] = &[
+    b"pass",
+    b"pwd",
+    b"secret",
+    b"token",
+    b"credential",
+    b"key",
+    b"jaas",
+    b"info",
+    b"jwt",
+    b"auth",
+    b"cookie",
+];
+
+/// Whether the stems, joined, hold one of [`ROOTS`].
+fn holds_a_root(stems: &[&str]) -> bool {
+    let mut joined = [0u8; FAST_KEY_BYTES];
+    let mut len = 0;
+    for s in stems {
+        joined[len..len + s.len()].copy_from_slice(s.as_bytes());
+        len += s.len();
+    }
+    let joined = &joined[..len];
+    (0..len).any(|i| {
+        let rest = &joined[i..];
+        ROOTS.iter().any(|r| r[0] == rest[0] && rest.starts_with(r))
+    })
+}
+
 /// Whether an entry with this key holds a credential (see the module docs).
 pub fn is_credential_key(key: &str) -> bool {
     // The same decision on the same words; ASCII keys (all but exotic ones)
@@ -243,7 +279,8 @@ pub fn is_credential_key(key: &str) -> bool {
         for (stem_at, &(a, b)) in stems.iter_mut().zip(&ranges[..n]) {
             *stem_at = stem(&lower[a as usize..b as usize]);
         }
-        return decide(&stems[..n]);
+        // The stems are a key's words, at most its length joined.
+        return holds_a_root(&stems[..n]) && decide(&stems[..n]);
     }
     let w = words(key);
     let stems: Vec<&str> = w.iter().map(|x| stem(x)).collect();
@@ -304,6 +341,10 @@ fn joins_a_credential_word(stems: &[&str]) -> bool {
 /// (the userinfo ends at the last `@`); a user name alone is not a secret, and
 /// neither is `host:port/path@x` (a port, then a path that holds `@`).
 pub fn url_has_password(s: &str) -> bool {
+    // Most strings hold no `@`, which every password-carrying URL needs.
+    if !s.as_bytes().contains(&b'@') {
+        return false;
+    }
     // The first `://` (found by its `:`: a substring searcher costs more to
     // set up than these short strings take to scan).
     let scheme_end = s
@@ -340,6 +381,91 @@ pub fn url_has_password(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`ROOTS`] covers every word that can make a key a credential, so the
+    /// filter in [`is_credential_key`] never turns a credential away.
+    #[test]
+    fn every_credential_word_holds_a_root() {
+        let words = CREDENTIAL_WORDS
+            .iter()
+            .chain(LAST_WORDS)
+            .chain(QUALIFIED_LAST_WORDS);
+        for w in words {
+            assert!(holds_a_root(&[w]), "{w} holds no root");
+        }
+        for (a, b) in CREDENTIAL_PAIRS {
+            assert!(
+                holds_a_root(&[a]) || holds_a_root(&[b]),
+                "neither {a} nor {b} holds a root"
+            );
+        }
+    }
+
+    /// With or without the filter, the same decision: on every key of the
+    /// tests below, and on every key of one to three words drawn from the
+    /// lists (and some plain words), in three spellings each.
+    #[test]
+    fn the_root_filter_changes_no_decision() {
+        let unfiltered = |key: &str| {
+            let w = words(key);
+            let stems: Vec<&str> = w.iter().map(|x| stem(x)).collect();
+            decide(&stems)
+        };
+        let mut pool: Vec<&str> = CREDENTIAL_WORDS
+            .iter()
+            .chain(LAST_WORDS)
+            .chain(QUALIFIED_LAST_WORDS)
+            .chain(DESCRIPTIVE_SUFFIXES)
+            .chain(QUANTITY_PREFIXES)
+            .copied()
+            .collect();
+        pool.extend(CREDENTIAL_PAIRS.iter().flat_map(|(a, b)| [*a, *b]));
+        pool.extend([
+            "host", "port", "user", "name", "id", "ids", "pa", "ss", "word", "wd", "phrase", "by",
+            "through", "db", "2", "k", "ey", "s", "sec", "ret", "to", "ken", "ja", "as",
+        ]);
+        let mut keys: Vec<String> = CREDENTIAL_KEYS
+            .iter()
+            .chain(ORDINARY_KEYS)
+            .map(|k| k.to_string())
+            .collect();
+        for a in &pool {
+            keys.push(a.to_string());
+            for b in &pool {
+                keys.push(format!("{a}_{b}"));
+                keys.push(format!("{a}{}", capitalise(b)));
+                keys.push(format!("{}{}", a.to_uppercase(), b));
+            }
+        }
+        for a in pool.iter().step_by(3) {
+            for b in pool.iter().step_by(2) {
+                for c in pool.iter().step_by(5) {
+                    keys.push(format!("{a}_{b}.{c}"));
+                    keys.push(format!("{a}{}{}", capitalise(b), capitalise(c)));
+                }
+            }
+        }
+        let mut credentials = 0;
+        for k in &keys {
+            let want = unfiltered(k);
+            assert_eq!(is_credential_key(k), want, "{k}");
+            credentials += usize::from(want);
+        }
+        // Both kinds were tried, many times over.
+        assert!(
+            credentials > 1000 && keys.len() - credentials > 1000,
+            "{credentials} of {}",
+            keys.len()
+        );
+    }
+
+    fn capitalise(s: &str) -> String {
+        let mut c = s.chars();
+        match c.next() {
+            Some(f) => f.to_uppercase().chain(c).collect(),
+            None => String::new(),
+        }
+    }
 
     /// Keys that hold credentials.
     const CREDENTIAL_KEYS: &[&str] = &[

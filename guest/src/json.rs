@@ -13,8 +13,9 @@
 //! `serde_json::Value` (with `preserve_order`) does.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
+
+use crate::fx::{FastMap, FastSet};
 
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
@@ -85,13 +86,13 @@ impl<'a> Object<'a> {
                     .any(|(k, _)| *k == self.entries[i].0)
             })
         } else {
-            let mut seen = std::collections::HashSet::with_capacity(n);
+            let mut seen = FastSet::with_capacity_and_hasher(n, Default::default());
             !self.entries.iter().all(|(k, _)| seen.insert(&k[..]))
         };
         if !has_duplicates {
             return;
         }
-        let mut first: HashMap<Cow<'a, str>, usize> = HashMap::new();
+        let mut first: FastMap<Cow<'a, str>, usize> = FastMap::default();
         let mut out: Vec<(Cow<'a, str>, Value<'a>)> = Vec::with_capacity(n);
         for (k, v) in std::mem::take(&mut self.entries) {
             match first.get(&k) {

@@ -31,6 +31,7 @@
 //! instance traps.
 
 pub mod discover;
+mod fx;
 pub mod heuristics;
 pub mod json;
 pub mod rules;
