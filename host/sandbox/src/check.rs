@@ -19,7 +19,7 @@
 // No unsafe code here: the one block of the crate is in `cache`.
 #![forbid(unsafe_code)]
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -54,6 +54,14 @@ pub struct CheckedField {
 /// (`om_secrets_guest::segment`) on purpose: the host recomputes every
 /// plugin's segments itself rather than trusting code that runs in plugins.
 pub fn segment(s: &str) -> String {
+    if s.is_ascii() {
+        // Byte for byte (every name OpenMetadata's models use): the same
+        // result as the general path below, which lower-cases per `char`.
+        return s
+            .bytes()
+            .map(|b| char::from(ascii_segment_byte(b)))
+            .collect();
+    }
     s.chars()
         .flat_map(char::to_lowercase)
         .map(|c| {
@@ -64,6 +72,26 @@ pub fn segment(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// One ASCII byte of a [`segment`].
+fn ascii_segment_byte(b: u8) -> u8 {
+    match b.to_ascii_lowercase() {
+        c @ (b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-') => c,
+        _ => b'_',
+    }
+}
+
+/// Whether `seg` is the [`segment`] of `tok`, without building it.
+fn is_segment_of(seg: &str, tok: &str) -> bool {
+    if tok.is_ascii() {
+        return seg.len() == tok.len()
+            && seg
+                .bytes()
+                .zip(tok.bytes())
+                .all(|(s, t)| s == ascii_segment_byte(t));
+    }
+    seg == segment(tok)
 }
 
 /// One key as an RFC 6901 pointer token (`~` → `~0`, `/` → `~1`): the
@@ -217,6 +245,7 @@ pub fn check_routed(
     max_fields: usize,
 ) -> Result<Vec<CheckedField>, PluginFailure> {
     let bad = |m: String| PluginFailure::InvalidAnswer(m);
+    let answer_len = answer.len();
     if answer.len() > max_fields {
         return Err(bad(format!(
             "{} fields returned, the limit is {max_fields}",
@@ -232,9 +261,11 @@ pub fn check_routed(
             .get_or_init(|| Redactor::new(config))
             .redact_cut(p, 200)
     };
-    let mut seen = HashSet::new();
-    let mut ids: HashMap<Vec<String>, String> = HashMap::new();
-    let mut out = Vec::with_capacity(answer.len());
+    // A pointer listed twice, or two whose ids collide, is found among the
+    // fields accepted so far without copying a pointer or a segment: by
+    // comparing with each of a short answer's, then by a hash of the segments.
+    let mut by_id: Option<HashMap<u64, Vec<usize>>> = None;
+    let mut out: Vec<CheckedField> = Vec::with_capacity(answer.len());
     for (pointer, segments, treatment) in answer {
         let toks = tokens(&pointer)
             .ok_or_else(|| bad(format!("`{}` is not a JSON pointer", show(&pointer))))?;
@@ -259,22 +290,32 @@ pub fn check_routed(
                 pointer: show(&pointer),
             });
         }
-        let expected: Vec<String> = toks.iter().map(|t| segment(t)).collect();
-        if segments != expected {
+        if segments.len() != toks.len()
+            || !segments.iter().zip(&toks).all(|(s, t)| is_segment_of(s, t))
+        {
             return Err(bad(format!(
                 "segments for `{}` do not match the pointer",
                 show(&pointer)
             )));
         }
-        if !seen.insert(pointer.clone()) {
-            return Err(bad(format!("`{}` listed twice", show(&pointer))));
-        }
-        // Two fields whose ids collide (`/a.b` and `/a_b`) would overwrite
-        // each other's secret: refused rather than guessed.
-        if let Some(other) = ids.insert(segments.clone(), pointer.clone()) {
+        // Equal pointers have equal segments: both cases are found among the
+        // fields whose segments are the same.
+        let clash = match &by_id {
+            None => out.iter().position(|f| f.segments == segments),
+            Some(map) => map
+                .get(&segments_hash(&segments))
+                .and_then(|same| same.iter().copied().find(|&i| out[i].segments == segments)),
+        };
+        if let Some(i) = clash {
+            let other = &out[i].pointer;
+            if *other == pointer {
+                return Err(bad(format!("`{}` listed twice", show(&pointer))));
+            }
+            // Two fields whose ids collide (`/a.b` and `/a_b`) would overwrite
+            // each other's secret: refused rather than guessed.
             return Err(bad(format!(
                 "`{}` and `{}` would share the secret id segment `{}`",
-                show(&other),
+                show(other),
                 show(&pointer),
                 shorten(&segments.join("/"), 200)
             )));
@@ -284,8 +325,35 @@ pub fn check_routed(
             segments,
             treatment,
         });
+        match &mut by_id {
+            Some(map) => {
+                let last = out.len() - 1;
+                map.entry(segments_hash(&out[last].segments))
+                    .or_default()
+                    .push(last);
+            }
+            None if out.len() > LINEAR_CLASH_CHECK => {
+                let mut map: HashMap<u64, Vec<usize>> = HashMap::with_capacity(answer_len);
+                for (i, f) in out.iter().enumerate() {
+                    map.entry(segments_hash(&f.segments)).or_default().push(i);
+                }
+                by_id = Some(map);
+            }
+            None => {}
+        }
     }
     Ok(out)
+}
+
+/// Fields of an answer compared one by one for a clash; a longer answer's are
+/// found by a hash of their segments.
+const LINEAR_CLASH_CHECK: usize = 16;
+
+/// A hash of a field's segments (std's, so that a plugin cannot aim at it).
+fn segments_hash(segments: &[String]) -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    thread_local!(static STATE: RandomState = RandomState::new());
+    STATE.with(|s| s.hash_one(segments))
 }
 
 /// At most `max` characters of `s`, with `…` when cut.
@@ -586,6 +654,78 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.len(), 2);
+    }
+
+    /// A clash is found wherever it stands, in a short answer (compared one
+    /// by one) and past [`LINEAR_CLASH_CHECK`] fields (found by hash), and
+    /// names both pointers.
+    #[test]
+    fn clashes_are_found_in_long_answers() {
+        let mut c = serde_json::Map::new();
+        for i in 0..40 {
+            c.insert(format!("k{i}"), json!("v"));
+        }
+        c.insert("a.b".into(), json!("x"));
+        c.insert("a_b".into(), json!("y"));
+        let c = Value::Object(c);
+        let field = |i: usize| f(&format!("/k{i}"), &[&format!("k{i}")]);
+        for n in [0, 3, 15, 16, 17, 30] {
+            let mut twice: Vec<_> = (0..n).map(field).collect();
+            twice.push(f("/a.b", &["a_b"]));
+            twice.extend((n..n + 5).map(field));
+            twice.push(f("/a.b", &["a_b"]));
+            let e = check(&c, twice, 100).unwrap_err().to_string();
+            assert!(e.contains("`/a.b` listed twice"), "{n}: {e}");
+
+            let mut shared: Vec<_> = (0..n).map(field).collect();
+            shared.push(f("/a.b", &["a_b"]));
+            shared.extend((n..n + 5).map(field));
+            shared.push(f("/a_b", &["a_b"]));
+            let e = check(&c, shared, 100).unwrap_err().to_string();
+            assert!(
+                e.contains("`/a.b` and `/a_b` would share the secret id segment `a_b`"),
+                "{n}: {e}"
+            );
+
+            let honest: Vec<_> = (0..n + 5).map(field).collect();
+            assert_eq!(check(&c, honest, 100).unwrap().len(), n + 5);
+        }
+    }
+
+    /// The ASCII path of [`segment`] and [`is_segment_of`] give what the
+    /// general one gives.
+    #[test]
+    fn segments_of_ascii_are_the_general_ones() {
+        let general = |s: &str| -> String {
+            s.chars()
+                .flat_map(char::to_lowercase)
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        };
+        let all_ascii: String = (0u8..128).map(char::from).collect();
+        for s in [
+            "authType",
+            "PASSWORD",
+            "a.b/c~d",
+            "x-Y_z 9",
+            "",
+            all_ascii.as_str(),
+            "Ünïcode",
+            "İ",
+            "ß",
+        ] {
+            assert_eq!(segment(s), general(s), "{s:?}");
+            assert!(is_segment_of(&general(s), s), "{s:?}");
+            assert!(!is_segment_of(&format!("{}x", general(s)), s), "{s:?}");
+        }
+        assert!(!is_segment_of("authType", "authType"));
+        assert!(!is_segment_of("a_b", "a.c"));
     }
 
     #[test]
