@@ -300,6 +300,37 @@ fn client_batch_lines_through_the_server_match_in_process() {
         assert_eq!(out[2]["error"]["pointer"], "/type");
     }
 
+    // merge with `"stored": null` (nothing stored yet): the same answers in
+    // process and through the server. A plain update passes as it is; one
+    // holding the mask is refused at the masked field, since nothing stored
+    // can restore it; a line without `stored` is refused.
+    let mut masked = mysql();
+    masked["authType"]["password"] = json!("*********");
+    let merge_lines = [
+        json!({"name": "a", "document": mysql(), "stored": null}).to_string(),
+        json!({"name": "b", "document": masked, "stored": null}).to_string(),
+        json!({"name": "c", "document": mysql()}).to_string(),
+    ]
+    .join("\n")
+        + "\n";
+    let local = om.run(&args(&with("merge", &batch)), &merge_lines);
+    let remote = s.run(&om, &args(&with("merge", &batch)), &merge_lines);
+    assert_eq!((local.code, remote.code), (1, 1), "{}", local.stderr);
+    assert_eq!(remote.stdout, local.stdout);
+    let out: Vec<Value> = local
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(out[0]["document"], mysql());
+    assert_eq!(out[1]["error"]["pointer"], "/authType/password");
+    assert!(
+        out[2]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("stored")
+    );
+
     // Sealed through the server, revealed in-process: the originals.
     let good = [
         json!({"name": "a", "document": mysql()}),

@@ -407,11 +407,10 @@ fn parse_line(
 
 /// A line's envelope: its own `name`, read once its keys are known good; any
 /// document (the operation refuses one that is not an object, pointing into
-/// it); `"stored": null` is no stored form.
+/// it).
 const LINE: Envelope = Envelope {
     name: EnvelopeName::Member,
     object_document: false,
-    null_stored: false,
 };
 
 impl Engine {

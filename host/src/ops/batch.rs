@@ -133,9 +133,10 @@ impl BatchItem {
         if rules.object_document && !document.is_object() {
             return Err(EnvelopeError::DocumentNotObject);
         }
-        let stored = m
-            .shift_remove("stored")
-            .filter(|s| rules.null_stored || !s.is_null());
+        // `"stored": null` is a stored form (nothing stored: the merge runs,
+        // and refuses a mask it cannot restore), as the library's merge, the
+        // JVM's and a single CLI merge read it.
+        let stored = m.shift_remove("stored");
         if op == Operation::Merge && stored.is_none() {
             return Err(EnvelopeError::NoStored);
         }
@@ -169,9 +170,6 @@ pub struct Envelope {
     /// the envelope (400, pointing at `/document`); the CLI leaves it to
     /// the operation, which points into the document.
     pub object_document: bool,
-    /// `"stored": null` is a stored form (null; the server's reading, its
-    /// merge then runs) rather than none (the CLI's: its merge refuses it).
-    pub null_stored: bool,
 }
 
 /// Where an envelope's entity name is.
@@ -529,14 +527,13 @@ mod tests {
             Value::Object(m) => m,
             _ => unreachable!(),
         };
-        let rules = |name, object_document, null_stored| Envelope {
+        let rules = |name, object_document| Envelope {
             name,
             object_document,
-            null_stored,
         };
-        let cli = rules(EnvelopeName::Member, false, false);
-        let item = rules(EnvelopeName::MemberFirst, true, true);
-        let body = rules(EnvelopeName::Elsewhere, true, true);
+        let cli = rules(EnvelopeName::Member, false);
+        let item = rules(EnvelopeName::MemberFirst, true);
+        let body = rules(EnvelopeName::Elsewhere, true);
         let seal = json!({"name": "a", "document": {}, "previous": null});
         assert_eq!(
             BatchItem::from_envelope(env(seal.clone()), Operation::Seal, cli),
@@ -561,13 +558,17 @@ mod tests {
             BatchItem::from_envelope(env(doc), Operation::Mask, body),
             Err(EnvelopeError::DocumentNotObject)
         );
+        // A null stored form is one (nothing stored), wherever it comes from;
+        // none at all is refused.
         let merge = json!({"document": {}, "stored": null});
-        assert_eq!(
-            BatchItem::from_envelope(env(merge.clone()), Operation::Merge, cli),
-            Err(EnvelopeError::NoStored)
-        );
-        let ok = BatchItem::from_envelope(env(merge), Operation::Merge, body).unwrap();
-        assert_eq!(ok.stored, Some(Value::Null));
+        for rules in [cli, item, body] {
+            let ok = BatchItem::from_envelope(env(merge.clone()), Operation::Merge, rules).unwrap();
+            assert_eq!(ok.stored, Some(Value::Null));
+            assert_eq!(
+                BatchItem::from_envelope(env(json!({"document": {}})), Operation::Merge, rules),
+                Err(EnvelopeError::NoStored)
+            );
+        }
         assert_eq!(
             BatchItem::from_envelope(env(json!({"stored": {}})), Operation::Mask, cli),
             Err(EnvelopeError::Unknown("stored".into()))

@@ -532,12 +532,10 @@ fn item_from(
 }
 
 /// A single request's body: the route's path names the entity (a `name`
-/// member is not taken), the document must be an object, and a null
-/// `stored` is a stored form.
+/// member is not taken), the document must be an object.
 const BODY: Envelope = Envelope {
     name: EnvelopeName::Elsewhere,
     object_document: true,
-    null_stored: true,
 };
 
 /// A batch item: as [`BODY`], but with its own `name`, read first.
