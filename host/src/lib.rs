@@ -90,8 +90,9 @@ pub mod plugin;
 pub(crate) mod redact;
 pub mod secret_id;
 
-/// `om-secrets migrate`/`rotate` as a library: move an OpenMetadata
-/// database's secrets into the store, re-encrypt its Fernet tokens.
+// `om-secrets migrate`/`rotate` as a library (its docs are its own: an outer
+// doc comment here would make rustdoc resolve the module's links from the
+// crate root).
 #[cfg(feature = "migrate")]
 pub mod migrate;
 

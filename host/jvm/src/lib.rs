@@ -524,7 +524,7 @@ impl Instance {
         Ok(serde_json::to_vec(&out).expect("a JSON value serialises"))
     }
 
-    /// Many documents of one kind (see [`om_secrets::ops::batch`]). `items`
+    /// Many documents of one kind (see [`om_secrets::SecretsManager::batch`]). `items`
     /// frames each item as four fields — name, document, stored, previous —
     /// each a 4-byte big-endian length (`-1`: absent) and that many bytes of
     /// UTF-8; every document is parsed on its own, so one that is not JSON

@@ -2,7 +2,7 @@
 //!
 //! Each one upgrades the JVM's environment with [`EnvUnowned::with_env`]
 //! (which also catches panics), copies its `byte[]` arguments out, does its
-//! work under [`guarded`](crate::guarded) (a second `catch_unwind`, which
+//! work under [`guarded`] (a second `catch_unwind`, which
 //! turns a panic into an `internal` error answer), and returns a new
 //! `byte[]`. The only Java exceptions raised here are JNI's own (an
 //! `OutOfMemoryError` while copying); everything else is an [`Answer`].

@@ -175,9 +175,9 @@ fn could_route(s: &str) -> bool {
 ///
 /// - the routing key itself, at the root: `/<type_key>`, whatever it holds;
 /// - at any depth, a property named `type_key` or whose last word is `type`
-///   ([`names_a_type`]: `type` of a nested connection, `dbtConfigType` of a
+///   (`names_a_type`: `type` of a nested connection, `dbtConfigType` of a
 ///   nested dbt source, `authType` of nested bot credentials) *when it holds a
-///   string that could name a connector type* ([`could_route`]). The host
+///   string that could name a connector type* (`could_route`). The host
 ///   cannot see a plugin's rule table, so it does not know which nested
 ///   objects the plugin routes by: it protects every property that could be a
 ///   route. The value condition keeps honest answers valid: a free-form map
@@ -372,7 +372,7 @@ pub(crate) fn shorten(s: &str, max: usize) -> String {
 /// A value is found in every form it takes in JSON text, not only as itself.
 /// A plugin is handed the config as JSON text and may quote that text, or
 /// re-serialise a value, in its messages; so each text is searched as it is,
-/// and again with its escape sequences decoded, up to [`DECODE_LEVELS`] times
+/// and again with its escape sequences decoded, up to `DECODE_LEVELS` times
 /// (a JSON string holding JSON text). Decoded are the escapes of JSON — `\"`,
 /// `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`, and `\uXXXX` in either case,
 /// surrogate pairs included: serde_json's output (`\u001f` for control

@@ -20,7 +20,7 @@
 //!   the CPU for longer is never cut. Measured: under 4x oversubscription
 //!   (8 callers on 2 cores) an honest call took up to 0.4 s of wall-clock
 //!   time, within 2.5x of the default 1 s limit. A call starved for
-//!   [`WALL_BACKSTOP`] times the limit is stopped anyway. Where the CPU time
+//!   `WALL_BACKSTOP` times the limit is stopped anyway. Where the CPU time
 //!   cannot be read the limit is wall-clock time, as it was;
 //! - **memory**: the store's resource limiter refuses (and traps on) any
 //!   growth past [`Limits::memory_bytes`] ([`PluginFailure::MemoryLimit`]);

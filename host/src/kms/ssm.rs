@@ -232,7 +232,7 @@ impl SecretStore for SsmStore {
         }
     }
 
-    /// See [`parameter_of`]: ARNs, selectors and one-level spellings give the
+    /// See `parameter_of`: ARNs, selectors and one-level spellings give the
     /// parameter's name; anything else `GetParameter` would not read as
     /// exactly one parameter is refused.
     async fn canonical(&self, reference: &str) -> Result<String, KmsError> {

@@ -534,7 +534,7 @@ impl SecretStore for VaultStore {
         Ok(format!("/{}", self.path(reference)?))
     }
 
-    /// A path Vault can hold: see [`path_of`]; and, for a write, the id form
+    /// A path Vault can hold: see `path_of`; and, for a write, the id form
     /// (leading `/`).
     fn validate(&self, id: &str) -> Result<(), KmsError> {
         self.path(id)?;

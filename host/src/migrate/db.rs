@@ -19,7 +19,7 @@ use sqlx::{ConnectOptions, Connection, Pool, Row};
 
 use super::MigrateError;
 
-/// The table holding checkpoints (see [`super::checkpoint`]).
+/// The table holding checkpoints (see [`Db::checkpoints`]).
 pub const CHECKPOINT_TABLE: &str = "om_secrets_checkpoint";
 
 /// One row as read: its primary key and its JSON as text.

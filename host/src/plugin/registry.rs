@@ -32,7 +32,7 @@
 //!   one that differs from a served one only by case (`MYSQL`) is refused too.
 //!   Names are unique case-insensitively.
 //! - A directory plugin may not declare a service type that is another kind
-//!   of entity in the host's id space ([`RESERVED_SERVICE_TYPES`]: `bot`,
+//!   of entity in the host's id space (`RESERVED_SERVICE_TYPES`: `bot`,
 //!   `workflow`, in any case): its ids would be those entities' ids.
 //!   (`pipeline` is also OpenMetadata's pipeline service type, so it stays a
 //!   service type; ingestion pipelines' ids are told apart from pipeline
