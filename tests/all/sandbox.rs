@@ -740,6 +740,19 @@ fn sandbox_plugin_log_lines_are_redacted_and_cannot_forge_lines() {
     for leak in [secret, r#"pa\"ss"#, "ord-x7"] {
         assert!(!r.stderr.contains(leak), "`{leak}` in {}", r.stderr);
     }
+
+    // SECURITY.md's directive silences plugin lines (and only them).
+    let quiet = om_with_hostile().with("OM_SECRETS_LOG", "warn,om_secrets::plugin::sandbox=off");
+    let r = run(&quiet, "fields", &["--service-type", "hostile"], &doc);
+    assert_eq!(r.json()[0]["pointer"], "/password");
+    assert!(!r.stderr.contains("config: "), "{}", r.stderr);
+    let r = run(
+        &quiet,
+        "fields",
+        &["--service-type", "hostile"],
+        &config("LogSecret"),
+    );
+    assert!(!r.stderr.contains("the password is"), "{}", r.stderr);
 }
 
 #[test]

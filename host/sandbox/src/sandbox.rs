@@ -109,6 +109,12 @@ const LOG_LINES_MAX: usize = 32;
 /// Longest message a plugin's `malformed-config` error may show (characters).
 const MESSAGE_MAX: usize = 512;
 
+/// The tracing target of what plugins log: the module's path when it was
+/// part of the host, kept so that an operator's
+/// `OM_SECRETS_LOG=…,om_secrets::plugin::sandbox=off` (SECURITY.md) still
+/// silences them.
+pub const PLUGIN_LOG_TARGET: &str = "om_secrets::plugin::sandbox";
+
 /// What the SDK's panic hook writes before the instance traps.
 const PANIC_PREFIX: &str = "plugin panicked: ";
 
@@ -245,11 +251,11 @@ impl bindings::omsecrets::policy::log::Host for CallState {
         let shown = printable(&line);
         let plugin = &*self.plugin;
         match level {
-            t::LogLevel::Error => tracing::error!(plugin, "{shown}"),
-            t::LogLevel::Warn => tracing::warn!(plugin, "{shown}"),
-            t::LogLevel::Info => tracing::info!(plugin, "{shown}"),
-            t::LogLevel::Debug => tracing::debug!(plugin, "{shown}"),
-            t::LogLevel::Trace => tracing::trace!(plugin, "{shown}"),
+            t::LogLevel::Error => tracing::error!(target: PLUGIN_LOG_TARGET, plugin, "{shown}"),
+            t::LogLevel::Warn => tracing::warn!(target: PLUGIN_LOG_TARGET, plugin, "{shown}"),
+            t::LogLevel::Info => tracing::info!(target: PLUGIN_LOG_TARGET, plugin, "{shown}"),
+            t::LogLevel::Debug => tracing::debug!(target: PLUGIN_LOG_TARGET, plugin, "{shown}"),
+            t::LogLevel::Trace => tracing::trace!(target: PLUGIN_LOG_TARGET, plugin, "{shown}"),
         }
         self.logged.push(line);
     }
