@@ -51,10 +51,13 @@
 //!
 //! It must never depend on anything that holds a key or reaches a store: not
 //! `fernet`, not a KMS client (`vaultrs`, the AWS SDK), not `sqlx`, not
-//! `tokio`, and not the host (`om-secrets`). So "plugins never reach the KMS
-//! or the Fernet keys" holds by construction: the code that runs next to a
-//! plugin cannot name those types, and `.ci/run` fails when `cargo tree -p
-//! om-secrets-sandbox -e normal` shows one of those crates. The host decides
+//! `tokio`, and not the host (`om-secrets`). What keeps a plugin away from
+//! keys and stores is that it may import nothing but `log` and runs inside
+//! wasmtime; this crate's dependencies add a second wall: the code that runs
+//! next to a plugin cannot even name those types, and `.ci/run` fails when
+//! `cargo tree -p om-secrets-sandbox -e normal` shows one of those crates (or
+//! an HTTP client). It still runs in the host's process and is handed the
+//! (decrypted) config it asks a plugin about. The host decides
 //! which plugins load (grants, sha256 pins), routes configs to them, and is
 //! the only one to act on their checked answers.
 //!
