@@ -62,6 +62,11 @@ pub fn segment(s: &str) -> String {
             .map(|b| char::from(ascii_segment_byte(b)))
             .collect();
     }
+    segment_by_char(s)
+}
+
+/// [`segment`], one `char` at a time (any text).
+fn segment_by_char(s: &str) -> String {
     s.chars()
         .flat_map(char::to_lowercase)
         .map(|c| {
@@ -317,7 +322,7 @@ pub fn check_routed(
                 "`{}` and `{}` would share the secret id segment `{}`",
                 show(other),
                 show(&pointer),
-                shorten(&segments.join("/"), 200)
+                show(&segments.join("/"))
             )));
         }
         out.push(CheckedField {
@@ -696,18 +701,7 @@ mod tests {
     /// general one gives.
     #[test]
     fn segments_of_ascii_are_the_general_ones() {
-        let general = |s: &str| -> String {
-            s.chars()
-                .flat_map(char::to_lowercase)
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect()
-        };
+        let general = segment_by_char;
         let all_ascii: String = (0u8..128).map(char::from).collect();
         for s in [
             "authType",
