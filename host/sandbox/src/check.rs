@@ -670,30 +670,47 @@ mod tests {
         for i in 0..40 {
             c.insert(format!("k{i}"), json!("v"));
         }
-        c.insert("a.b".into(), json!("x"));
-        c.insert("a_b".into(), json!("y"));
+        // Every spelling that reaches the id `a_b`: a dot, case, a `/` in
+        // the key (`~1` in the pointer), a non-ASCII letter.
+        let spellings = [
+            ("a.b", "/a.b"),
+            ("a_b", "/a_b"),
+            ("A_B", "/A_B"),
+            ("a/b", "/a~1b"),
+            ("aéb", "/aéb"),
+        ];
+        for (i, (key, _)) in spellings.iter().enumerate() {
+            c.insert(key.to_string(), json!(format!("value-{i}")));
+        }
         let c = Value::Object(c);
         let field = |i: usize| f(&format!("/k{i}"), &[&format!("k{i}")]);
         for n in [0, 3, 15, 16, 17, 30] {
-            let mut twice: Vec<_> = (0..n).map(field).collect();
-            twice.push(f("/a.b", &["a_b"]));
-            twice.extend((n..n + 5).map(field));
-            twice.push(f("/a.b", &["a_b"]));
-            let e = check(&c, twice, 100).unwrap_err().to_string();
-            assert!(e.contains("`/a.b` listed twice"), "{n}: {e}");
+            for (j, &(_, first)) in spellings.iter().enumerate() {
+                let mut twice: Vec<_> = (0..n).map(field).collect();
+                twice.push(f(first, &["a_b"]));
+                twice.extend((n..n + 5).map(field));
+                twice.push(f(first, &["a_b"]));
+                let e = check(&c, twice, 100).unwrap_err().to_string();
+                assert!(e.contains(&format!("`{first}` listed twice")), "{n}: {e}");
 
-            let mut shared: Vec<_> = (0..n).map(field).collect();
-            shared.push(f("/a.b", &["a_b"]));
-            shared.extend((n..n + 5).map(field));
-            shared.push(f("/a_b", &["a_b"]));
-            let e = check(&c, shared, 100).unwrap_err().to_string();
-            assert!(
-                e.contains("`/a.b` and `/a_b` would share the secret id segment `a_b`"),
-                "{n}: {e}"
-            );
+                for &(_, second) in &spellings[j + 1..] {
+                    let mut shared: Vec<_> = (0..n).map(field).collect();
+                    shared.push(f(first, &["a_b"]));
+                    shared.extend((n..n + 5).map(field));
+                    shared.push(f(second, &["a_b"]));
+                    let e = check(&c, shared, 100).unwrap_err().to_string();
+                    assert!(
+                        e.contains(&format!(
+                            "`{first}` and `{second}` would share the secret id segment `a_b`"
+                        )),
+                        "{n}: {e}"
+                    );
+                }
+            }
 
-            let honest: Vec<_> = (0..n + 5).map(field).collect();
-            assert_eq!(check(&c, honest, 100).unwrap().len(), n + 5);
+            let mut honest: Vec<_> = (0..n + 5).map(field).collect();
+            honest.push(f("/a.b", &["a_b"]));
+            assert_eq!(check(&c, honest, 100).unwrap().len(), n + 6);
         }
     }
 
