@@ -448,6 +448,33 @@ fn time<T>(f: impl FnOnce() -> T) -> f64 {
     t0.elapsed().as_nanos() as f64
 }
 
+/// `fields` of each of `docs` in a loop, sandboxed then native, three times:
+/// per arm, the ns per call of each run.
+fn fields_loop(
+    sm: &SecretsManager,
+    native: &Native<'_>,
+    subject: &Subject,
+    docs: &[&Value],
+) -> (Vec<f64>, Vec<f64>) {
+    let per_call = |f: &dyn Fn(&Value)| {
+        time(|| {
+            for d in docs {
+                f(d);
+            }
+        }) / docs.len() as f64
+    };
+    let mut runs = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        runs.0.push(per_call(&|d| {
+            black_box(sm.fields(subject, d).unwrap());
+        }));
+        runs.1.push(per_call(&|d| {
+            black_box(native.fields(subject, d).unwrap());
+        }));
+    }
+    runs
+}
+
 /// Both arms on every config: the same fields, the same masked document,
 /// sealed documents that open to the same values. Panics with every config
 /// where they differ; returns the number of secret fields found.
@@ -531,6 +558,35 @@ fn us(ns: f64) -> String {
     format!("{:.1} µs", ns / 1e3)
 }
 
+/// The sandboxed arm: `db` mode with the bench's fixed key, over `plugins`.
+fn sandboxed(plugins: Arc<Plugins>) -> SecretsManager {
+    SecretsManager::new(
+        Backend::Db,
+        FernetKeys::parse(KEY).unwrap(),
+        IdBuilder::new("", "openmetadata"),
+        plugins,
+    )
+}
+
+impl<'a> Native<'a> {
+    /// The native arm beside the sandboxed `sm`: the same ids, key and limits.
+    fn beside(sm: &'a SecretsManager) -> Self {
+        Native {
+            sm,
+            ids: IdBuilder::new("", "openmetadata"),
+            keys: FernetKeys::parse(KEY).unwrap(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The runtime the arms' async `seal` runs on.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
 /// Under `cargo test` (no `--bench`): nothing is timed; only the check every
 /// run makes first, so that a change that breaks the corpus, the native arm
 /// or a plugin fails the suite rather than the next person's benchmark run.
@@ -539,21 +595,9 @@ fn check_only() {
     let tmp = tempfile::tempdir().unwrap();
     let s = settings(&tmp.path().join("home"), &repo().join("target/test-cache"));
     let plugins = Arc::new(load_plugins(&s).unwrap_or_else(|e| panic!("loading the plugins: {e}")));
-    let sm = SecretsManager::new(
-        Backend::Db,
-        FernetKeys::parse(KEY).unwrap(),
-        IdBuilder::new("", "openmetadata"),
-        plugins,
-    );
-    let native = Native {
-        sm: &sm,
-        ids: IdBuilder::new("", "openmetadata"),
-        keys: FernetKeys::parse(KEY).unwrap(),
-        limits: Limits::default(),
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let sm = sandboxed(plugins);
+    let native = Native::beside(&sm);
+    let rt = runtime();
     let fields = agree(&cases, &sm, &native, &rt);
     assert!(
         !cases.is_empty() && fields > 0,
@@ -599,23 +643,9 @@ fn main() {
         plugins = Some(p);
     }
     let plugins: Arc<Plugins> = Arc::new(plugins.unwrap());
-    let limits = Limits::default();
-
-    let sm = SecretsManager::new(
-        Backend::Db,
-        FernetKeys::parse(KEY).unwrap(),
-        IdBuilder::new("", "openmetadata"),
-        plugins.clone(),
-    );
-    let native = Native {
-        sm: &sm,
-        ids: IdBuilder::new("", "openmetadata"),
-        keys: FernetKeys::parse(KEY).unwrap(),
-        limits: limits.clone(),
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let sm = sandboxed(plugins.clone());
+    let native = Native::beside(&sm);
+    let rt = runtime();
 
     // Both arms agree on every config before anything is timed.
     let secret_fields = agree(&cases, &sm, &native, &rt);
@@ -666,23 +696,12 @@ fn main() {
             d
         })
         .collect();
-    let mut batch = (Vec::new(), Vec::new());
-    for _ in 0..3 {
-        batch.0.push(
-            time(|| {
-                for d in &batch_docs {
-                    black_box(sm.fields(&batch_case.subject, d).unwrap());
-                }
-            }) / 1000.0,
-        );
-        batch.1.push(
-            time(|| {
-                for d in &batch_docs {
-                    black_box(native.fields(&batch_case.subject, d).unwrap());
-                }
-            }) / 1000.0,
-        );
-    }
+    let mut batch = fields_loop(
+        &sm,
+        &native,
+        &batch_case.subject,
+        &batch_docs.iter().collect::<Vec<_>>(),
+    );
 
     // The same 1,000 through the library's batch operation (one call).
     let kind = SubjectKind::Service(batch_case.subject.service_type.clone());
@@ -706,23 +725,7 @@ fn main() {
     // batch config's type alone (no field to parse, walk or answer), both arms.
     let ctype = batch_case.doc[&batch_case.subject.type_key].clone();
     let bare = json!({ batch_case.subject.type_key.as_str(): ctype });
-    let mut floor = (Vec::new(), Vec::new());
-    for _ in 0..3 {
-        floor.0.push(
-            time(|| {
-                for _ in 0..1000 {
-                    black_box(sm.fields(&batch_case.subject, &bare).unwrap());
-                }
-            }) / 1000.0,
-        );
-        floor.1.push(
-            time(|| {
-                for _ in 0..1000 {
-                    black_box(native.fields(&batch_case.subject, &bare).unwrap());
-                }
-            }) / 1000.0,
-        );
-    }
+    let mut floor = fields_loop(&sm, &native, &batch_case.subject, &[&bare; 1000]);
 
     // Arm 3: OpenMetadata's Python with a full install's behaviour (the
     // profiler's classes stood in for), then as the issue set it up (a
