@@ -683,6 +683,20 @@ async fn execute(
             let mut results = results.into_iter();
             let mut ids = ids.into_iter();
             let mut out: Vec<Result<Outcome, (Failure, Problem)>> = Vec::with_capacity(items.len());
+            // One audit line per document an audited operation reached.
+            let audit = |it: &BatchItem, ids: &[String], outcome, status| {
+                if audit::audited(op) {
+                    task_app.audit.record(&Event {
+                        principal: &caller.id,
+                        op,
+                        kind: &kind,
+                        name: it.name.as_deref(),
+                        ids,
+                        outcome,
+                        status,
+                    });
+                }
+            };
             for it in &items {
                 let Ok(it) = it else {
                     let f = it.as_ref().err().cloned().expect("an error");
@@ -693,17 +707,7 @@ async fn execute(
                 };
                 let mut item_ids = ids.next().unwrap_or_default();
                 let Some(r) = results.next().expect("one result per item") else {
-                    if audit::audited(op) {
-                        task_app.audit.record(&Event {
-                            principal: &caller.id,
-                            op,
-                            kind: &kind,
-                            name: it.name.as_deref(),
-                            ids: &item_ids,
-                            outcome: AuditOutcome::Failed,
-                            status: 503,
-                        });
-                    }
+                    audit(it, &item_ids, AuditOutcome::Failed, 503);
                     let f = Failure {
                         pointer: None,
                         message: "not run: the request timed out or its client went away".into(),
@@ -729,17 +733,7 @@ async fn execute(
                         (Problem::from_error(e).status, AuditOutcome::Failed)
                     }
                 };
-                if audit::audited(op) {
-                    task_app.audit.record(&Event {
-                        principal: &caller.id,
-                        op,
-                        kind: &kind,
-                        name: it.name.as_deref(),
-                        ids: &item_ids,
-                        outcome,
-                        status,
-                    });
-                }
+                audit(it, &item_ids, outcome, status);
                 out.push(r.map_err(|e| {
                     let f = Failure::of_item(&e, &kind, it);
                     let mut p = Problem::from_error(&e);
